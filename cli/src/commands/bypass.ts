@@ -1,0 +1,172 @@
+/**
+ * `dfs-ebpf attach bypass`, `detach bypass` and `status` (DESIGN.md §7).
+ * The CLI process exits after a command, so `attach bypass` pins the bypass in bpffs by
+ * default (it stays until `detach bypass`); `--hold` instead keeps it owned by this process
+ * until Ctrl-C, SIGTERM or `--duration`, and releases it then.
+ */
+
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import {
+  BypassAttachRequest,
+  BypassDetachRequest,
+  BypassStatusRequest,
+  ErrorCode,
+  type BypassAttachParams,
+  type BypassStatus,
+  type Endpoint,
+} from '@dfs/protocol';
+import { connectNode } from '@dfs/core/agent/connect';
+import type { NodeSession } from '@dfs/core/agent/session';
+import { compileBpf } from '@dfs/core/build/clang';
+import { DfsError } from '@dfs/core/errors';
+import { targetAddress } from '@dfs/core/ssh/target';
+import { numberValue, UsageError, value, type Parsed } from '../args';
+import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
+import { agentBundleDir } from '../paths';
+
+export async function openSession(p: Parsed, io: Io): Promise<NodeSession> {
+  return connectNode(
+    value(p, 'node'),
+    {},
+    { log: stderrLogger(io), progress: stderrProgress(io), clientName: 'dfs-ebpf cli', bundleDir: agentBundleDir() },
+  );
+}
+
+/** The `bypass` object of `status --json`: contract keys first, then the detail. */
+export function bypassDoc(b: BypassStatus): Record<string, unknown> {
+  return {
+    attached: b.attached,
+    redirected_msgs: b.counters.redirected_msgs,
+    redirected_bytes: b.counters.redirected_bytes,
+    misses: b.counters.misses,
+    errors: b.counters.errors,
+    sockets_added: b.counters.sockets_added,
+    sockets_skipped: b.counters.sockets_skipped,
+    owner: b.owner,
+    cgroup: b.cgroup,
+    mountpoint: b.mountpoint,
+    endpoints: b.endpoints,
+    programs: b.programs,
+    object: b.objectName,
+    attached_at: b.attachedAt,
+  };
+}
+
+function bypassLines(b: BypassStatus): string[] {
+  if (!b.attached) return ['bypass: off'];
+  const c = b.counters;
+  return [
+    `bypass: on (${b.owner}) at ${b.cgroup}`,
+    `  endpoints  ${b.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`,
+    `  redirected ${c.redirected_msgs} msgs, ${c.redirected_bytes} bytes; misses ${c.misses}; errors ${c.errors}; sockets ${c.sockets_added}`,
+  ];
+}
+
+function parseExtra(items: string[]): Endpoint[] {
+  return items.map((s) => {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(s);
+    if (!m) throw new UsageError(`--extra ${s}: expected IPv4 host:port`);
+    return { host: m[1] ?? '', port: Number(m[2]) };
+  });
+}
+
+async function objectParams(file: string | undefined): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
+  if (file === undefined) return {};
+  let object = file;
+  if (file.endsWith('.c')) {
+    const res = await compileBpf(file, join(tmpdir(), `dfs-ebpf-${process.pid}`));
+    if (!res.ok) throw new DfsError(ErrorCode.BadObject, `${file} does not compile: ${res.diagnostics[0]?.message ?? res.stderr.trim()}`);
+    object = res.object;
+  }
+  try {
+    return { object: readFileSync(object).toString('base64'), objectName: basename(object) };
+  } catch (err) {
+    throw new DfsError(ErrorCode.NotFound, `cannot read ${object}: ${(err as Error).message}`);
+  }
+}
+
+function waitForStop(durationS: number | undefined, session: NodeSession): Promise<string> {
+  return new Promise((resolve) => {
+    const onInt = (): void => done('SIGINT');
+    const onTerm = (): void => done('SIGTERM');
+    const timer = durationS === undefined ? undefined : setTimeout(() => done(`${durationS} s elapsed`), durationS * 1000);
+    function done(why: string): void {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      clearTimeout(timer);
+      resolve(why);
+    }
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    session.onClose((why) => done(`connection lost: ${why}`));
+  });
+}
+
+export async function attachCommand(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] !== 'bypass') throw new UsageError('usage: dfs-ebpf attach bypass [--node NODE] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]] [--json]');
+  const hold = p.flags.has('hold');
+  const duration = numberValue(p, 'duration', 0.1, 7 * 86400);
+  if (duration !== undefined && !hold) throw new UsageError('--duration needs --hold');
+  const params: BypassAttachParams = {
+    ...(await objectParams(value(p, 'object'))),
+    extraEndpoints: parseExtra(p.values.get('extra') ?? []),
+    pin: !hold,
+  };
+  const session = await openSession(p, io);
+  try {
+    const status = await session.request(BypassAttachRequest, params);
+    if (io.json) printJson({ node: { name: session.target.label, ssh: targetAddress(session.target) }, bypass: bypassDoc(status) });
+    else printLines([`attached on ${session.target.label}`, ...bypassLines(status)]);
+    if (!hold) return 0;
+    const why = await waitForStop(duration, session);
+    if (session.isClosed) throw new DfsError(ErrorCode.ConnectionLost, `lost the node while holding the bypass (${why}); it was released`);
+    const final = await session.request(BypassDetachRequest, {});
+    process.stderr.write(`detached (${why}) after ${final.counters.redirected_msgs} redirected messages, ${final.counters.redirected_bytes} bytes\n`);
+    return 0;
+  } finally {
+    session.close();
+  }
+}
+
+export async function detachCommand(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] !== 'bypass') throw new UsageError('usage: dfs-ebpf detach bypass [--node NODE] [--json]');
+  const session = await openSession(p, io);
+  try {
+    const final = await session.request(BypassDetachRequest, {});
+    if (io.json) printJson({ node: { name: session.target.label }, bypass: bypassDoc(final) });
+    else printLines([`bypass detached on ${session.target.label} after ${final.counters.redirected_msgs} redirected messages`]);
+    return 0;
+  } finally {
+    session.close();
+  }
+}
+
+export async function statusCommand(p: Parsed, io: Io): Promise<number> {
+  const session = await openSession(p, io);
+  try {
+    const b = await session.request(BypassStatusRequest, {});
+    const i = session.info;
+    if (io.json) {
+      printJson({
+        node: { name: session.target.label, ssh: targetAddress(session.target) },
+        agent: { version: i.agentVersion, protocolVersion: i.protocolVersion, libbpf: i.libbpfVersion },
+        kernel: { ...i.kernel, features: i.features },
+        juicefs: i.juicefs,
+        bypass: bypassDoc(b),
+      });
+    } else {
+      const missing = i.features.filter((f) => !f.supported).map((f) => f.name);
+      printLines([
+        `node ${session.target.label} (${targetAddress(session.target)}): kernel ${i.kernel.release}, agent ${i.agentVersion}, libbpf ${i.libbpfVersion}`,
+        `  missing kernel features: ${missing.join(', ') || 'none'}`,
+        ...i.juicefs.map((m) => `  juicefs ${m.mountpoint} (${m.volume}, ${m.version}) meta ${m.meta} bucket ${m.bucket}`),
+        ...bypassLines(b),
+      ]);
+    }
+    return 0;
+  } finally {
+    session.close();
+  }
+}

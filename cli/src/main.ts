@@ -1,0 +1,72 @@
+/**
+ * `dfs-ebpf`: the command line over the same core as the extension (DESIGN.md §7).
+ * Every command takes --json (one JSON document on stdout); failures exit non-zero with a
+ * one-line reason on stderr. Without --node, commands target the local test node dfsnode0.
+ */
+
+import { errorCodeName } from '@dfs/protocol';
+import { DfsError, describeError } from '@dfs/core/errors';
+import { parseArgs, UsageError, type OptionSpec } from './args';
+import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
+import { benchCommand } from './commands/bench';
+import { nodeCommand } from './commands/node';
+import type { Io } from './output';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  json: {},
+  verbose: {},
+  help: {},
+  name: { value: true },
+  node: { value: true },
+  object: { value: true },
+  extra: { value: true, repeat: true },
+  hold: {},
+  duration: { value: true },
+  rounds: { value: true },
+  quick: {},
+};
+
+const USAGE = `usage: dfs-ebpf <command> [options]
+  node up|down|status [--name NAME]     the local JuiceFS test node
+  attach bypass [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
+  detach bypass                          remove a pinned bypass
+  status                                 node, agent, kernel features and bypass counters
+  bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
+common options: --node NAME|user@host[:port]  --json  --verbose`;
+
+async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, OPTIONS);
+  const io: Io = { json: p.flags.has('json'), verbose: p.flags.has('verbose') };
+  if (p.flags.has('help') || p.positionals.length === 0) {
+    process.stdout.write(USAGE + '\n');
+    return p.flags.has('help') ? 0 : 2;
+  }
+  switch (p.positionals[0]) {
+    case 'node':
+      return nodeCommand(p, io);
+    case 'attach':
+      return attachCommand(p, io);
+    case 'detach':
+      return detachCommand(p, io);
+    case 'status':
+      return statusCommand(p, io);
+    case 'bench':
+      return benchCommand(p, io);
+    default:
+      throw new UsageError(`unknown command "${p.positionals[0] ?? ''}"\n${USAGE}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`dfs-ebpf: ${err.message}\n`);
+      process.exit(2);
+    }
+    const code = err instanceof DfsError ? ` [${errorCodeName(err.code)}]` : '';
+    process.stderr.write(`dfs-ebpf: ${describeError(err).split('\n')[0] ?? ''}${code}\n`);
+    if (process.argv.includes('--verbose') && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,116 @@
+/**
+ * Which node to talk to, and how: turns a node spec (setting `dfsEbpf.node` or CLI `--node`)
+ * into an SSH target. Specs: empty → the local test node `dfsnode0`; `local:NAME` or the name
+ * of an existing local node → that node (its own key, known_hosts and agent path);
+ * `user@host[:port]`; otherwise a `Host` alias of ~/.ssh/config.
+ */
+
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import SSHConfig from 'ssh-config';
+import { ErrorCode } from '@dfs/protocol';
+import { DfsError } from '../errors';
+import { readLocalNode } from '../testnode';
+
+export const DEFAULT_LOCAL_NODE = 'dfsnode0';
+export const DEFAULT_AGENT_COMMAND = '/usr/local/lib/dfs-ebpf/bin/dfs-ebpf-agent';
+
+export interface NodeTarget {
+  /** How the user named it, for messages. */
+  label: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Private key file; absent → ssh-agent only. */
+  identityFile?: string;
+  knownHostsFile: string;
+  agentCommand: string;
+  /** Set for a local test node: its name. */
+  localNode?: string;
+}
+
+export interface TargetOverrides {
+  knownHostsFile?: string;
+  identityFile?: string;
+  agentCommand?: string;
+}
+
+export interface TargetEnv {
+  home: string;
+  sshConfigText: () => string;
+}
+
+export const defaultTargetEnv: TargetEnv = {
+  home: homedir(),
+  sshConfigText: () => {
+    try {
+      return readFileSync(join(homedir(), '.ssh', 'config'), 'utf8');
+    } catch {
+      return '';
+    }
+  },
+};
+
+function expandHome(p: string, home: string): string {
+  return p.startsWith('~/') ? join(home, p.slice(2)) : p;
+}
+
+function localTarget(name: string, o: TargetOverrides): NodeTarget {
+  const node = readLocalNode(name);
+  if (!node) {
+    throw new DfsError(
+      ErrorCode.NodeNotUp,
+      `the local test node ${name} is not up; run \`dfs-ebpf node up${name === DEFAULT_LOCAL_NODE ? '' : ` --name ${name}`}\``,
+    );
+  }
+  return {
+    label: name,
+    host: node.host,
+    port: node.port,
+    user: node.user,
+    identityFile: o.identityFile || node.identityFile,
+    knownHostsFile: o.knownHostsFile || node.knownHostsFile,
+    agentCommand: o.agentCommand || node.agentCommand,
+    localNode: name,
+  };
+}
+
+function firstString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  return undefined;
+}
+
+export function resolveTarget(spec: string | undefined, o: TargetOverrides = {}, env: TargetEnv = defaultTargetEnv): NodeTarget {
+  const s = (spec ?? '').trim();
+  if (s === '') return localTarget(DEFAULT_LOCAL_NODE, o);
+  if (s.startsWith('local:')) return localTarget(s.slice('local:'.length), o);
+  if (/^[a-z][a-z0-9]{0,11}$/.test(s) && readLocalNode(s)) return localTarget(s, o);
+
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(s);
+  if (!m) throw new DfsError(ErrorCode.BadRequest, `cannot read node "${s}": expected NAME, user@host[:port] or an ~/.ssh/config Host`);
+  const alias = (m[2] ?? '').replace(/^\[|\]$/g, '');
+  const computed = SSHConfig.parse(env.sshConfigText()).compute(alias) as Record<string, unknown>;
+  const host = firstString(computed.HostName) ?? alias;
+  const portText = m[3] ?? firstString(computed.Port);
+  const port = portText ? Number(portText) : 22;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DfsError(ErrorCode.BadRequest, `bad port in node "${s}"`);
+  const identity = o.identityFile || firstString(computed.IdentityFile);
+  const knownHosts = o.knownHostsFile || firstString(computed.UserKnownHostsFile)?.split(/\s+/)[0];
+  const target: NodeTarget = {
+    label: s,
+    host,
+    port,
+    user: m[1] ?? firstString(computed.User) ?? userInfo().username,
+    knownHostsFile: expandHome(knownHosts || '~/.ssh/known_hosts', env.home),
+    agentCommand: o.agentCommand || DEFAULT_AGENT_COMMAND,
+  };
+  if (identity) target.identityFile = expandHome(identity, env.home);
+  return target;
+}
+
+/** `user@host:port`, as `node status` and messages print it. */
+export function targetAddress(t: NodeTarget): string {
+  return `${t.user}@${t.host}:${t.port}`;
+}

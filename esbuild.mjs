@@ -1,0 +1,120 @@
+// The one build script: bundles the extension, CLI and agent (node/cjs), the webviews
+// (browser/iife) and the tests, then builds the reference BPF objects (make -C bpf) and the
+// agent's libbpf addon (node-gyp), and lays the agent bundle out in dist/agent/.
+// Usage: node esbuild.mjs [--watch] [--production] [--skip-native]
+// Type checking is separate (npm run typecheck).
+import * as esbuild from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('.', import.meta.url).pathname;
+const args = new Set(process.argv.slice(2));
+const watch = args.has('--watch');
+const production = args.has('--production');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** ssh2 loads optional native crypto with try/catch; the pure-JS path is what we ship. */
+const sshOptionalNatives = ['cpu-features', '*.node'];
+
+const nodeCommon = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: production ? false : 'linked',
+  minify: false,
+  logLevel: 'warning',
+  define: { __DFS_VERSION__: JSON.stringify(pkg.version) },
+};
+
+function walk(dir, pred) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p, pred) : pred(p) ? [p] : [];
+  });
+}
+
+const builds = [
+  {
+    ...nodeCommon,
+    entryPoints: { 'extension/main': 'extension/src/main.ts' },
+    outdir: 'dist',
+    external: ['vscode', ...sshOptionalNatives],
+  },
+  {
+    ...nodeCommon,
+    entryPoints: { 'cli/main': 'cli/src/main.ts' },
+    outdir: 'dist',
+    external: sshOptionalNatives,
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    ...nodeCommon,
+    entryPoints: { 'agent/agent': 'remote-agent/src/main.ts' },
+    outdir: 'dist',
+    external: ['*.node'],
+  },
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: production ? false : 'linked',
+    logLevel: 'warning',
+    entryPoints: Object.fromEntries(
+      walk('webview/src/panels', (p) => p.endsWith('.ts')).map((p) => [
+        'webview/' + relative('webview/src/panels', p).replace(/\.ts$/, ''),
+        p,
+      ]),
+    ),
+    outdir: 'dist',
+  },
+];
+if (!production) {
+  builds.push({
+    ...nodeCommon,
+    sourcemap: 'inline',
+    entryPoints: Object.fromEntries(
+      walk('test', (p) => p.endsWith('.ts') && !p.includes('/fixtures/')).map((p) => [
+        p.replace(/\.ts$/, ''),
+        p,
+      ]),
+    ),
+    outdir: 'out',
+    external: ['vscode', 'mocha', 'playwright-core', '@vscode/test-electron', ...sshOptionalNatives],
+  });
+}
+
+function buildNative() {
+  // Reference BPF objects (bpf/Makefile) and the agent's libbpf addon (node-gyp).
+  execFileSync('make', ['-s', '-C', 'bpf'], { stdio: 'inherit' });
+  const addon = join(root, 'remote-agent/native/build/Release/dfs_bpf.node');
+  const sources = walk('remote-agent/native', (p) => /\.(cc|h|gyp)$/.test(p));
+  const stale = !existsSync(addon) || sources.some((s) => statSync(s).mtimeMs > statSync(addon).mtimeMs);
+  if (stale) {
+    execFileSync('npx', ['--no-install', 'node-gyp', 'rebuild', '--directory=remote-agent/native'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  mkdirSync('dist/agent/bpf', { recursive: true });
+  cpSync(addon, 'dist/agent/dfs_bpf.node');
+  for (const o of walk('build/bpf', (p) => p.endsWith('.bpf.o'))) {
+    cpSync(o, join('dist/agent/bpf', o.split('/').pop()));
+  }
+  writeFileSync(
+    'dist/agent/manifest.json',
+    JSON.stringify({ name: 'dfs-ebpf-agent', version: pkg.version }, null, 2) + '\n',
+  );
+}
+
+process.chdir(root);
+if (watch) {
+  const ctxs = await Promise.all(builds.map((b) => esbuild.context(b)));
+  await Promise.all(ctxs.map((c) => c.watch()));
+  process.stderr.write('esbuild: watching\n');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  if (!args.has('--skip-native')) buildNative();
+}

@@ -1,0 +1,110 @@
+/**
+ * "Attach bypass" and "Detach bypass". Attach connects when needed, builds the workspace's
+ * own `bpf/bypass.bpf.c` when there is one (else the agent uses its bundled reference build),
+ * and asks the agent to load and attach it; the status bar then shows the live counters.
+ */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { BypassAttachRequest, BypassDetachRequest, type BypassAttachParams } from '@dfs/protocol';
+import { compileBpf } from '@dfs/core/build/clang';
+import type { Ctx } from '../ctx';
+import { parseEndpoints, readSettings } from '../settings';
+
+const BYPASS_SOURCE = join('bpf', 'bypass.bpf.c');
+
+/** The workspace folder holding bpf/bypass.bpf.c, if any. */
+async function workspaceBypassSource(): Promise<vscode.Uri | undefined> {
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const uri = vscode.Uri.joinPath(folder.uri, 'bpf', 'bypass.bpf.c');
+    try {
+      await vscode.workspace.fs.stat(uri);
+      return uri;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+/** Build the workspace's bypass; compiler errors land in the Problems view and abort. */
+async function buildWorkspaceBypass(
+  ctx: Ctx,
+  source: vscode.Uri,
+  diagnostics: vscode.DiagnosticCollection,
+): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
+  const storage = ctx.extension.storageUri ?? ctx.extension.globalStorageUri;
+  const res = await compileBpf(source.fsPath, join(storage.fsPath, 'build'));
+  const byFile = new Map<string, vscode.Diagnostic[]>();
+  for (const d of res.diagnostics) {
+    const range = new vscode.Range(d.line - 1, Math.max(0, d.column - 1), d.line - 1, Number.MAX_SAFE_INTEGER);
+    const diag = new vscode.Diagnostic(
+      range,
+      d.message,
+      d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+    );
+    diag.source = 'clang (bpf)';
+    byFile.set(d.file, [...(byFile.get(d.file) ?? []), diag]);
+  }
+  diagnostics.clear();
+  for (const [file, list] of byFile) diagnostics.set(vscode.Uri.file(file), list);
+  if (!res.ok) {
+    ctx.log.error(res.stderr);
+    throw new Error(`${BYPASS_SOURCE} does not compile (${res.diagnostics.filter((d) => d.severity === 'error').length} errors; see Problems)`);
+  }
+  ctx.log.info(`built ${res.object}`);
+  return { object: readFileSync(res.object).toString('base64'), objectName: 'bypass.bpf.o' };
+}
+
+export function attachBypassCommand(ctx: Ctx, diagnostics: vscode.DiagnosticCollection): () => Promise<void> {
+  return async () => {
+    try {
+      const settings = readSettings();
+      const extraEndpoints = parseEndpoints(settings['bypass.extraEndpoints']);
+      const session = await ctx.ensureConnected();
+      const status = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'DFS eBPF: attaching the bypass' },
+        async (progress) => {
+          const params: BypassAttachParams = { extraEndpoints };
+          const source = await workspaceBypassSource();
+          if (source) {
+            progress.report({ message: `building ${vscode.workspace.asRelativePath(source)}` });
+            Object.assign(params, await buildWorkspaceBypass(ctx, source, diagnostics));
+          }
+          progress.report({ message: `loading and attaching on ${session.target.label}` });
+          return session.request(BypassAttachRequest, params);
+        },
+      );
+      await ctx.showBypass(status);
+      const eps = status.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ');
+      ctx.log.info(`bypass attached on ${session.target.label}: cgroup ${status.cgroup}, endpoints ${eps}`);
+      void vscode.window.showInformationMessage(`DFS eBPF: bypass attached on ${session.target.label} for ${eps}.`);
+    } catch (err) {
+      await ctx.reportError('cannot attach the bypass', err);
+    }
+  };
+}
+
+export function detachBypassCommand(ctx: Ctx): () => Promise<void> {
+  return async () => {
+    const session = ctx.connected;
+    if (!session) {
+      void vscode.window.showInformationMessage('DFS eBPF: no test node is connected, so no bypass is attached.');
+      return;
+    }
+    try {
+      const final = await session.request(BypassDetachRequest, {});
+      const before = ctx.bypass;
+      await ctx.showBypass(final);
+      const c = final.counters;
+      const msg = before?.attached
+        ? `bypass detached after ${c.redirected_msgs} redirected messages (${c.redirected_bytes} bytes).`
+        : 'the bypass was not attached.';
+      ctx.log.info(msg);
+      void vscode.window.showInformationMessage(`DFS eBPF: ${msg}`);
+    } catch (err) {
+      await ctx.reportError('cannot detach the bypass', err);
+    }
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Extension entry point: activate() only wires. It builds the Ctx (which owns every
+ * lifetime), registers the command factories and returns the API the extension tests use.
+ */
+
+import * as vscode from 'vscode';
+import { attachBypassCommand, detachBypassCommand } from './commands/bypass';
+import { connectCommand, disconnectCommand, showLogCommand } from './commands/node';
+import { Commands } from './contributions';
+import { Ctx, type ExtensionApi } from './ctx';
+
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const ctx = new Ctx(context);
+  context.subscriptions.push(ctx);
+  const buildDiagnostics = vscode.languages.createDiagnosticCollection('dfs-ebpf-build');
+  ctx.push(buildDiagnostics);
+
+  const register = (id: string, fn: (...args: unknown[]) => unknown): void =>
+    ctx.push(vscode.commands.registerCommand(id, fn));
+  register(Commands.connect, connectCommand(ctx));
+  register(Commands.disconnect, disconnectCommand(ctx));
+  register(Commands.attachBypass, attachBypassCommand(ctx, buildDiagnostics));
+  register(Commands.detachBypass, detachBypassCommand(ctx));
+  register(Commands.showLog, showLogCommand(ctx));
+
+  ctx.log.info(`DFS eBPF ${String(context.extension.packageJSON.version)} activated`);
+  return { ctx };
+}
+
+export function deactivate(): void {
+  // Ctx is disposed through context.subscriptions, which closes the node session.
+}

@@ -1,0 +1,34 @@
+/**
+ * The bypass's ABI shared with bpf/bypass.h: the counter layout in the `bypass_stats`
+ * per-CPU array and the policy map key. Offsets here must equal the C struct; the unit
+ * test `bypass-abi.test.ts` compiles the header and fails when they drift.
+ */
+
+/** Order and size of the u64 fields of `struct bypass_stats` (bpf/bypass.h). */
+export const BYPASS_STATS_FIELDS = [
+  'redirected_msgs',
+  'redirected_bytes',
+  'misses',
+  'errors',
+  'sockets_added',
+  'sockets_skipped',
+] as const;
+export type BypassStatsField = (typeof BYPASS_STATS_FIELDS)[number];
+export const BYPASS_STATS_SIZE = BYPASS_STATS_FIELDS.length * 8;
+
+/** `struct bypass_endpoint` = { __u32 ip4 (network order); __u32 port (host order) }. */
+export const BYPASS_ENDPOINT_KEY_SIZE = 8;
+/** `struct bypass_policy` = { __u32 flags; __u32 pad }. */
+export const BYPASS_POLICY_VALUE_SIZE = 8;
+
+/** Policy flags (value of the policy map). */
+export const BYPASS_POLICY_SELECTED = 1;
+
+/** Names of the programs and maps the agent looks up in a bypass object. */
+export const BYPASS_OBJECT = {
+  sockopsProgram: 'bypass_sockops',
+  skmsgProgram: 'bypass_skmsg',
+  sockhashMap: 'bypass_sockhash',
+  policyMap: 'bypass_policy',
+  statsMap: 'bypass_stats',
+} as const;

@@ -1,0 +1,4 @@
+/** The shared protocol: wire messages, error codes and the bypass ABI. No runtime dependencies. */
+export * from './messages';
+export * from './errors';
+export * from './bypass';

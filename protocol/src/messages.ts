@@ -1,0 +1,166 @@
+/**
+ * Every message between a client (extension or CLI) and the agent, declared once as
+ * `area/verb` with its params and result. The transport is JSON-RPC 2.0 (vscode-jsonrpc)
+ * over the stdio of `sudo -n dfs-ebpf-agent --stdio`, carried by an SSH exec channel.
+ * Comments say who sends each message. Bump PROTOCOL_VERSION on any incompatible change.
+ */
+
+import type { BypassStatsField } from './bypass';
+
+export const PROTOCOL_VERSION = 1;
+
+/** A typed request: the method name plus phantom parameter and result types. */
+export interface RequestSpec<P, R> {
+  readonly method: string;
+  readonly _types?: [P, R];
+}
+/** A typed notification. */
+export interface NotificationSpec<P> {
+  readonly method: string;
+  readonly _types?: [P];
+}
+function request<P, R>(method: string): RequestSpec<P, R> {
+  return { method };
+}
+function notification<P>(method: string): NotificationSpec<P> {
+  return { method };
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent/initialize (client → agent, first request of a connection)
+
+export interface InitializeParams {
+  /** Free-form client identity for the agent's log, e.g. "vscode 1.139.1" or "cli". */
+  client: string;
+  protocolVersion: number;
+}
+
+/** Kernel capabilities the product relies on; probed at agent start, never assumed. */
+export type KernelFeature =
+  | 'btf'
+  | 'cgroup_v2'
+  | 'sockhash'
+  | 'sock_ops'
+  | 'sk_msg'
+  | 'tracepoint'
+  | 'raw_tp'
+  | 'tp_btf'
+  | 'uprobe'
+  | 'ringbuf'
+  | 'fentry'
+  | 'kprobe';
+
+export interface FeatureReport {
+  name: KernelFeature;
+  supported: boolean;
+  /** Why it is missing, or how it was probed. */
+  detail: string;
+}
+
+/** A JuiceFS mount whose daemon shares the agent's network namespace. */
+export interface JuiceFsMount {
+  mountpoint: string;
+  volume: string;
+  version: string;
+  /** Metadata engine URL with any password removed. */
+  meta: string;
+  storage: string;
+  /** Object store bucket URL with any password removed. */
+  bucket: string;
+  pid: number;
+  /** cgroup v2 directory of the daemon (absolute path under the cgroup2 mount). */
+  cgroup: string;
+}
+
+export interface InitializeResult {
+  agentVersion: string;
+  protocolVersion: number;
+  kernel: { release: string; machine: string };
+  libbpfVersion: string;
+  features: FeatureReport[];
+  juicefs: JuiceFsMount[];
+}
+
+export const InitializeRequest = request<InitializeParams, InitializeResult>('agent/initialize');
+
+// ---------------------------------------------------------------------------------------------
+// bypass/* (client → agent): the sock_ops + sk_msg socket bypass of bpf/bypass.bpf.c
+
+export interface Endpoint {
+  /** IPv4 literal. */
+  host: string;
+  port: number;
+}
+
+export type EndpointSource = 'meta' | 'object' | 'extra';
+
+export interface PolicyEndpoint extends Endpoint {
+  source: EndpointSource;
+}
+
+export interface BypassAttachParams {
+  /**
+   * The bypass object built from the user's workspace, base64-encoded ELF.
+   * Absent: the agent's bundled reference build of bpf/bypass.bpf.c.
+   */
+  object?: string;
+  /** Name to show for the object in logs and status (e.g. "bypass.bpf.o"). */
+  objectName?: string;
+  /** JuiceFS mount whose traffic to accelerate. Absent: the only mount in the node's netns. */
+  mountpoint?: string;
+  /** Endpoints to select besides the mount's metadata engine and object store. */
+  extraEndpoints?: Endpoint[];
+  /**
+   * Keep the bypass after this connection ends, pinned in bpffs until `bypass/detach`
+   * (the CLI's default, since the CLI process exits). Default false: the bypass belongs to
+   * this connection and is released when it closes.
+   */
+  pin?: boolean;
+}
+
+/** Who holds an attached bypass. */
+export type BypassOwner = 'this-connection' | 'pinned' | 'other-connection';
+
+export type BypassCounters = Record<BypassStatsField, number>;
+
+export interface AttachedProgram {
+  id: number;
+  name: string;
+  /** "sock_ops" or "sk_msg". */
+  type: string;
+  /** Kernel link id when the attachment is an fd-based link, else null. */
+  linkId: number | null;
+}
+
+export interface BypassStatus {
+  attached: boolean;
+  /** null when detached. `other-connection`: attached by another live client; counters still read. */
+  owner: BypassOwner | null;
+  objectName: string | null;
+  mountpoint: string | null;
+  cgroup: string | null;
+  endpoints: PolicyEndpoint[];
+  programs: AttachedProgram[];
+  counters: BypassCounters;
+  /** ISO time of the attach, null when detached. */
+  attachedAt: string | null;
+}
+
+export const BypassAttachRequest = request<BypassAttachParams, BypassStatus>('bypass/attach');
+export const BypassDetachRequest = request<Record<string, never>, BypassStatus>('bypass/detach');
+export const BypassStatusRequest = request<Record<string, never>, BypassStatus>('bypass/status');
+
+// ---------------------------------------------------------------------------------------------
+// agent/log (agent → client notification): the agent's JSON-lines log, forwarded.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogEntry {
+  ts: string;
+  level: LogLevel;
+  tag: string;
+  opId?: number;
+  msg: string;
+}
+
+export const LogNotification = notification<LogEntry>('agent/log');

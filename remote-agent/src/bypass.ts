@@ -1,0 +1,190 @@
+/**
+ * One attached socket bypass: the loaded object of bpf/bypass.bpf.c (or the user's build of
+ * it), its sk_msg link on the sockhash and its sock_ops link on the JuiceFS cgroup, the
+ * policy it was given, and its counters. Everything is fd-owned by this process: detach()
+ * or process exit releases it all in the kernel.
+ */
+
+import {
+  BYPASS_OBJECT,
+  BYPASS_STATS_FIELDS,
+  BYPASS_STATS_SIZE,
+  ErrorCode,
+  type AttachedProgram,
+  type BypassCounters,
+  type BypassStatus,
+  type PolicyEndpoint,
+} from '@dfs/protocol';
+import { AgentError, fromNative } from './errors';
+import type { AgentLog } from './log';
+import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
+import { policyKey, policyValue } from './policy';
+
+const TRAMPOLINE_ATTACH = new Set(['trace_fentry', 'trace_fexit', 'modify_return', 'lsm_mac']);
+const LOG_SIZE = 4 << 20;
+
+export interface BypassTarget {
+  elf: Buffer;
+  objectName: string;
+  mountpoint: string;
+  cgroup: string;
+  endpoints: PolicyEndpoint[];
+}
+
+export function zeroCounters(): BypassCounters {
+  return Object.fromEntries(BYPASS_STATS_FIELDS.map((f) => [f, 0])) as BypassCounters;
+}
+
+export function detachedStatus(): BypassStatus {
+  return {
+    attached: false,
+    objectName: null,
+    mountpoint: null,
+    cgroup: null,
+    endpoints: [],
+    programs: [],
+    counters: zeroCounters(),
+    attachedAt: null,
+  };
+}
+
+function requireProgram(progs: ProgramInfo[], name: string, type: string): void {
+  const p = progs.find((x) => x.name === name);
+  if (!p) throw new AgentError(ErrorCode.BadObject, `the object has no program named ${name} (a ${type} program)`);
+  if (p.type !== type) {
+    throw new AgentError(ErrorCode.BadObject, `program ${name} is of type ${p.type}, expected ${type}`);
+  }
+}
+
+function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: number): void {
+  const m = maps.find((x) => x.name === name);
+  if (!m) throw new AgentError(ErrorCode.BadObject, `the object has no map named ${name} (a ${type} map)`);
+  if (m.type !== type) throw new AgentError(ErrorCode.BadObject, `map ${name} is a ${m.type}, expected ${type}`);
+  if (valueSize !== undefined && m.valueSize !== valueSize) {
+    throw new AgentError(
+      ErrorCode.BadObject,
+      `map ${name} has ${m.valueSize}-byte values, expected ${valueSize} (struct in bpf/bypass.h changed?)`,
+    );
+  }
+}
+
+export class BypassSession {
+  private readonly links: BpfLink[] = [];
+  private readonly statsFd: number;
+  private readonly attachedAt = new Date().toISOString();
+  private programs: AttachedProgram[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly addon: Addon,
+    private readonly obj: BpfObject,
+    private readonly target: BypassTarget,
+  ) {
+    this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
+  }
+
+  /** Open, check, load and attach; on any failure nothing stays loaded or attached. */
+  static attach(addon: Addon, log: AgentLog, target: BypassTarget, opId: number): BypassSession {
+    let obj: BpfObject;
+    try {
+      obj = addon.openObject(target.elf, { name: target.objectName, logLevel: 1, logSize: LOG_SIZE });
+    } catch (err) {
+      throw new AgentError(ErrorCode.BadObject, `${target.objectName} is not a loadable BPF object: ${(err as Error).message}`);
+    }
+    try {
+      const session = new BypassSession(addon, obj, target);
+      session.loadAndAttach(log, opId);
+      return session;
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+  }
+
+  private loadAndAttach(log: AgentLog, opId: number): void {
+    const { obj, target } = this;
+    const progs = obj.programs();
+    requireProgram(progs, BYPASS_OBJECT.sockopsProgram, 'sock_ops');
+    requireProgram(progs, BYPASS_OBJECT.skmsgProgram, 'sk_msg');
+    const maps = obj.maps();
+    requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
+    requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', 8);
+    requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', BYPASS_STATS_SIZE);
+
+    const res = obj.load();
+    if (res.errno !== 0) {
+      const tramp = progs.find((p) => TRAMPOLINE_ATTACH.has(p.attachType));
+      if (res.errno === 1 && tramp && res.log.trim() === '') {
+        throw new AgentError(
+          ErrorCode.KernelFeatureMissing,
+          `program ${tramp.name} (${tramp.section}) needs BPF trampolines (fentry/fexit/LSM), which this kernel refuses; use tp_btf, raw_tp or tracepoints instead`,
+          `bpf_object__load: EPERM with an empty verifier log`,
+        );
+      }
+      if (res.log.trim() !== '') {
+        throw new AgentError(ErrorCode.VerifierRejected, `the verifier rejected ${target.objectName}`, res.log);
+      }
+      throw fromNative(Object.assign(new Error(`load failed`), { errno: res.errno, op: 'bpf_object__load' }), `loading ${target.objectName}`);
+    }
+    log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
+
+    const policyFd = obj.mapFd(BYPASS_OBJECT.policyMap);
+    for (const ep of target.endpoints) this.addon.mapUpdate(policyFd, policyKey(ep), policyValue(), 0);
+
+    try {
+      // The sk_msg verdict first: a socket added by sock_ops is redirected from its first send.
+      this.links.push(obj.attachToMap(BYPASS_OBJECT.skmsgProgram, BYPASS_OBJECT.sockhashMap, 'sk_msg_verdict'));
+      this.links.push(obj.attachCgroup(BYPASS_OBJECT.sockopsProgram, target.cgroup));
+    } catch (err) {
+      this.destroyLinks();
+      throw fromNative(err, `attaching the bypass to ${target.cgroup}`);
+    }
+    const loaded = obj.programs();
+    const idOf = (name: string): number => loaded.find((p) => p.name === name)?.id ?? 0;
+    this.programs = [
+      { id: idOf(BYPASS_OBJECT.skmsgProgram), name: BYPASS_OBJECT.skmsgProgram, type: 'sk_msg', linkId: this.links[0]?.id || null },
+      { id: idOf(BYPASS_OBJECT.sockopsProgram), name: BYPASS_OBJECT.sockopsProgram, type: 'sock_ops', linkId: this.links[1]?.id || null },
+    ];
+  }
+
+  counters(): BypassCounters {
+    const ncpu = this.addon.numPossibleCpus();
+    const raw = this.addon.mapLookup(this.statsFd, Buffer.alloc(4), ncpu * BYPASS_STATS_SIZE);
+    const sums = zeroCounters();
+    if (!raw) return sums;
+    for (let cpu = 0; cpu < ncpu; cpu++) {
+      BYPASS_STATS_FIELDS.forEach((f, i) => {
+        sums[f] += Number(raw.readBigUInt64LE(cpu * BYPASS_STATS_SIZE + i * 8));
+      });
+    }
+    return sums;
+  }
+
+  status(): BypassStatus {
+    return {
+      attached: !this.closed,
+      objectName: this.target.objectName,
+      mountpoint: this.target.mountpoint,
+      cgroup: this.target.cgroup,
+      endpoints: this.target.endpoints,
+      programs: this.programs,
+      counters: this.counters(),
+      attachedAt: this.attachedAt,
+    };
+  }
+
+  private destroyLinks(): void {
+    // Reverse order: stop adding sockets before removing the redirect.
+    for (const l of this.links.splice(0).reverse()) l.destroy();
+  }
+
+  /** Detach and unload; returns the final counters. Idempotent. */
+  detach(): BypassCounters {
+    if (this.closed) return zeroCounters();
+    const last = this.counters();
+    this.destroyLinks();
+    this.obj.close();
+    this.closed = true;
+    return last;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Finds the JuiceFS mounts this agent serves and reads their configuration from the running
+ * daemons themselves: the mount's `.config` virtual file (volume, version, bucket, daemon
+ * PID), the daemon's command line (metadata URL) and its cgroup. Only mounts whose daemon
+ * shares the agent's network namespace count: on a machine hosting several local test
+ * nodes, each node's agent sees only its own JuiceFS.
+ */
+
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JuiceFsMount } from '@dfs/protocol';
+import { cgroup2Root } from './kernel';
+
+/** Mountpoints of type fuse.juicefs from a mountinfo text (octal escapes decoded). */
+export function parseJuiceFsMountpoints(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    if (post.split(' ')[0] !== 'fuse.juicefs') continue;
+    const mp = pre.split(' ')[4];
+    if (mp) out.push(mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/** Remove the password from a URL-ish string (`redis://user:secret@host` → `redis://user:***@host`). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+/**
+ * The metadata URL of a `juicefs mount` command line: the first argument after `mount`
+ * that looks like a URL (flags and their values come before or after; a URL is never a
+ * flag value in the mount command's options we use).
+ */
+export function metaUrlFromCmdline(argv: string[]): string | null {
+  const i = argv.indexOf('mount');
+  if (i < 0) return null;
+  for (const a of argv.slice(i + 1)) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a)) return a;
+  }
+  return null;
+}
+
+interface JuiceFsConfigFile {
+  Pid?: number;
+  Version?: string;
+  Format?: { Name?: string; Storage?: string; Bucket?: string };
+}
+
+function netnsInode(pid: number | 'self'): number {
+  return statSync(`/proc/${pid}/ns/net`).ino;
+}
+
+function cgroupOf(pid: number): string {
+  const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  const line = text.split('\n').find((l) => l.startsWith('0::'));
+  if (!line) return '';
+  const root = cgroup2Root();
+  return root ? join(root, line.slice(3)) : '';
+}
+
+/**
+ * Mounts served by daemons in our network namespace, with full (unredacted) URLs.
+ * The agent needs the real host:port to build the policy; only redacted copies leave it.
+ */
+export interface DiscoveredMount extends JuiceFsMount {
+  metaUrl: string;
+  bucketUrl: string;
+}
+
+export function discoverJuiceFs(): DiscoveredMount[] {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  const ownNet = netnsInode('self');
+  const found: DiscoveredMount[] = [];
+  for (const mountpoint of parseJuiceFsMountpoints(mountinfo)) {
+    let cfg: JuiceFsConfigFile;
+    try {
+      cfg = JSON.parse(readFileSync(join(mountpoint, '.config'), 'utf8')) as JuiceFsConfigFile;
+    } catch {
+      continue; // a stale or foreign mount without a readable .config is not ours to accelerate
+    }
+    const pid = cfg.Pid;
+    if (typeof pid !== 'number') continue;
+    try {
+      if (netnsInode(pid) !== ownNet) continue;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const metaUrl = metaUrlFromCmdline(argv) ?? '';
+      const bucketUrl = cfg.Format?.Bucket ?? '';
+      found.push({
+        mountpoint,
+        volume: cfg.Format?.Name ?? '',
+        version: cfg.Version ?? '',
+        meta: redactUrl(metaUrl),
+        storage: cfg.Format?.Storage ?? '',
+        bucket: redactUrl(bucketUrl),
+        pid,
+        cgroup: cgroupOf(pid),
+        metaUrl,
+        bucketUrl,
+      });
+    } catch {
+      continue; // the daemon exited between reading .config and /proc
+    }
+  }
+  return found;
+}
+
+/** The public view of a discovered mount (no secrets). */
+export function publicMount(m: DiscoveredMount): JuiceFsMount {
+  return {
+    mountpoint: m.mountpoint,
+    volume: m.volume,
+    version: m.version,
+    meta: m.meta,
+    storage: m.storage,
+    bucket: m.bucket,
+    pid: m.pid,
+    cgroup: m.cgroup,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Entry point of the privileged agent (`dfs-ebpf-agent`), run on a test node as
+ * `sudo -n dfs-ebpf-agent --stdio` over an SSH exec channel. One process serves one client:
+ * it exits, releasing every BPF attachment, when its stdin closes (the connection went away),
+ * on SIGTERM/SIGINT/SIGHUP, and on an unexpected error. It has no network listener.
+ *   --stdio     serve JSON-RPC on stdin/stdout
+ *   --version   print {"name","version","protocolVersion"} and exit
+ */
+
+import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { PROTOCOL_VERSION } from '@dfs/protocol';
+import { AgentLog } from './log';
+import { Manager } from './manager';
+import { loadAddon } from './native';
+import { serve } from './server';
+import { AGENT_VERSION } from './version';
+
+function main(argv: string[]): void {
+  if (argv.includes('--version')) {
+    process.stdout.write(JSON.stringify({ name: 'dfs-ebpf-agent', version: AGENT_VERSION, protocolVersion: PROTOCOL_VERSION }) + '\n');
+    return;
+  }
+  if (!argv.includes('--stdio')) {
+    process.stderr.write('usage: dfs-ebpf-agent --stdio | --version\n');
+    process.exitCode = 2;
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('dfs-ebpf-agent must run as root (sudo -n dfs-ebpf-agent --stdio)\n');
+    process.exitCode = 1;
+    return;
+  }
+
+  const log = new AgentLog();
+  const manager = new Manager(loadAddon(), log, __dirname);
+  let exiting = false;
+  const shutdown = (why: string, code: number): void => {
+    if (exiting) return;
+    exiting = true;
+    log.info('agent', `shutting down: ${why}`);
+    log.forwardTo(undefined);
+    manager.dispose();
+    process.exit(code);
+  };
+
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  process.on('SIGHUP', () => shutdown('SIGHUP', 0));
+  process.on('uncaughtException', (err) => {
+    log.error('agent', `uncaught: ${err.stack ?? err.message}`);
+    shutdown('uncaught exception', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error('agent', `unhandled rejection: ${String(err)}`);
+    shutdown('unhandled rejection', 1);
+  });
+  process.stdin.on('end', () => shutdown('client disconnected (stdin closed)', 0));
+  process.stdin.on('close', () => shutdown('client disconnected (stdin closed)', 0));
+  // A write to a closed pipe means the client is gone, too.
+  process.stdout.on('error', () => shutdown('client disconnected (stdout closed)', 0));
+
+  const conn = serve(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout), manager, log);
+  conn.onClose(() => shutdown('connection closed', 0));
+  log.info('agent', `dfs-ebpf-agent ${AGENT_VERSION} serving on stdio (pid ${process.pid})`);
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,177 @@
+/**
+ * The agent's state and the only place that changes it. Mutations (attach, detach) run one
+ * at a time through a queue; reads may run any time. Every attachment is owned by this
+ * agent process, which serves exactly one client connection: dispose() (on disconnect,
+ * signal or crash) releases everything, and the kernel would release the fds anyway.
+ */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  type BypassAttachParams,
+  type BypassStatus,
+  type InitializeParams,
+  type InitializeResult,
+} from '@dfs/protocol';
+import { BypassSession, detachedStatus } from './bypass';
+import { AgentError } from './errors';
+import { discoverJuiceFs, publicMount, type DiscoveredMount } from './juicefs';
+import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
+import type { AgentLog } from './log';
+import type { Addon } from './native';
+import { buildPolicy } from './policy';
+import { AGENT_VERSION } from './version';
+
+export class Manager {
+  private bypass: BypassSession | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly features;
+
+  constructor(
+    private readonly addon: Addon,
+    private readonly log: AgentLog,
+    /** Directory of the agent bundle (holds bpf/bypass.bpf.o). */
+    private readonly bundleDir: string,
+  ) {
+    this.features = probeFeatures(addon);
+  }
+
+  /** Run a mutation after every earlier one has finished. */
+  private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  initialize(params: InitializeParams): InitializeResult {
+    if (params.protocolVersion !== PROTOCOL_VERSION) {
+      throw new AgentError(
+        ErrorCode.AgentVersionMismatch,
+        `agent ${AGENT_VERSION} speaks protocol ${PROTOCOL_VERSION}, client ${params.client} speaks ${params.protocolVersion}; redeploy the agent`,
+      );
+    }
+    this.log.info('agent', `client ${params.client} connected`);
+    return {
+      agentVersion: AGENT_VERSION,
+      protocolVersion: PROTOCOL_VERSION,
+      kernel: kernelInfo(),
+      libbpfVersion: this.addon.libbpfVersion(),
+      features: this.features,
+      juicefs: discoverJuiceFs().map(publicMount),
+    };
+  }
+
+  private requireFeatures(): void {
+    const missing = this.features.filter((f) => BYPASS_FEATURES.includes(f.name) && !f.supported);
+    if (missing.length > 0) {
+      throw new AgentError(
+        ErrorCode.KernelFeatureMissing,
+        `the bypass needs ${missing.map((f) => f.name).join(', ')}: ${missing.map((f) => f.detail).join('; ')}`,
+      );
+    }
+  }
+
+  private chooseMount(mountpoint: string | undefined): DiscoveredMount {
+    const mounts = discoverJuiceFs();
+    if (mountpoint !== undefined) {
+      const m = mounts.find((x) => x.mountpoint === mountpoint);
+      if (!m) {
+        throw new AgentError(
+          ErrorCode.JuiceFsNotFound,
+          `no JuiceFS mount at ${mountpoint} in this node's network namespace (found: ${mounts.map((x) => x.mountpoint).join(', ') || 'none'})`,
+        );
+      }
+      return m;
+    }
+    const [only, ...more] = mounts;
+    if (!only) throw new AgentError(ErrorCode.JuiceFsNotFound, 'no JuiceFS mount on this node; mount one first');
+    if (more.length > 0) {
+      throw new AgentError(
+        ErrorCode.BadRequest,
+        `several JuiceFS mounts on this node (${mounts.map((x) => x.mountpoint).join(', ')}); say which one`,
+      );
+    }
+    return only;
+  }
+
+  private conflictingBypass(cgroup: string): number | null {
+    for (const id of this.addon.cgroupProgIds(cgroup, 'cgroup_sock_ops')) {
+      if (this.addon.progNameById(id) === 'bypass_sockops') return id;
+    }
+    return null;
+  }
+
+  attachBypass(params: BypassAttachParams, opId: number): Promise<BypassStatus> {
+    return this.serialize(async () => {
+      if (this.bypass) throw new AgentError(ErrorCode.Conflict, 'the bypass is already attached by this connection; detach it first');
+      this.requireFeatures();
+      const mount = this.chooseMount(params.mountpoint);
+      if (!mount.cgroup) {
+        throw new AgentError(ErrorCode.KernelFeatureMissing, `the JuiceFS daemon (pid ${mount.pid}) is not in a cgroup v2 hierarchy`);
+      }
+      const other = this.conflictingBypass(mount.cgroup);
+      if (other !== null) {
+        throw new AgentError(
+          ErrorCode.Conflict,
+          `another session already attached a bypass to ${mount.cgroup} (program id ${other}); detach it there first`,
+        );
+      }
+      const endpoints = await buildPolicy(mount.metaUrl, mount.bucketUrl, params.extraEndpoints ?? []);
+      if (endpoints.length === 0) {
+        throw new AgentError(
+          ErrorCode.BadRequest,
+          `JuiceFS at ${mount.mountpoint} uses no TCP endpoint (meta ${mount.meta}, storage ${mount.storage}); nothing to bypass`,
+        );
+      }
+      const objectName = params.objectName ?? 'bypass.bpf.o';
+      const elf = params.object !== undefined ? Buffer.from(params.object, 'base64') : this.bundledObject();
+      this.bypass = BypassSession.attach(
+        this.addon,
+        this.log,
+        { elf, objectName, mountpoint: mount.mountpoint, cgroup: mount.cgroup, endpoints },
+        opId,
+      );
+      this.log.info(
+        'bypass',
+        `attached to ${mount.cgroup} for ${endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`,
+        opId,
+      );
+      return this.bypass.status();
+    });
+  }
+
+  private bundledObject(): Buffer {
+    const path = join(this.bundleDir, 'bpf', 'bypass.bpf.o');
+    try {
+      return readFileSync(path);
+    } catch {
+      throw new AgentError(ErrorCode.Internal, `the agent bundle lacks ${path}; reinstall the agent`);
+    }
+  }
+
+  detachBypass(opId: number): Promise<BypassStatus> {
+    return this.serialize(() => {
+      const session = this.bypass;
+      if (!session) return detachedStatus();
+      const last = session.detach();
+      this.bypass = null;
+      this.log.info('bypass', `detached after ${last.redirected_msgs} redirected messages`, opId);
+      return { ...detachedStatus(), counters: last };
+    });
+  }
+
+  bypassStatus(): BypassStatus {
+    return this.bypass ? this.bypass.status() : detachedStatus();
+  }
+
+  /** Release every attachment now (synchronous: safe in exit and signal handlers). */
+  dispose(): void {
+    if (this.bypass) {
+      this.bypass.detach();
+      this.bypass = null;
+      this.log.info('agent', 'released the bypass on shutdown');
+    }
+  }
+}

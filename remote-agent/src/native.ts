@@ -1,0 +1,132 @@
+/**
+ * The only module that touches the libbpf addon (remote-agent/native/dfs_bpf.cc).
+ * It loads `dfs_bpf.node` from beside the bundled agent and declares the addon's API.
+ * Every addon call is synchronous; errors are thrown as `NativeError` (an Error with
+ * `errno` and `op`), never as crashes. Handles own kernel fds: `close()`/`destroy()`
+ * release them, and process exit releases them all (that is the agent's ownership model).
+ */
+
+import { join } from 'node:path';
+
+/** Thrown by every failing addon call. */
+export interface NativeError extends Error {
+  /** Positive errno (EPERM = 1, EINVAL = 22, ...). */
+  errno: number;
+  /** The libbpf/syscall operation that failed, e.g. "bpf_object__open_mem". */
+  op: string;
+}
+
+export interface ProgramInfo {
+  name: string;
+  /** ELF section, e.g. "sockops", "sk_msg", "tracepoint/syscalls/sys_enter_read". */
+  section: string;
+  /** libbpf's name for the program type, e.g. "sock_ops", "sk_msg", "tracing". */
+  type: string;
+  /** libbpf's name for the expected attach type, e.g. "cgroup_sock_ops", "trace_fentry", or "". */
+  attachType: string;
+  /** Instruction count in the ELF (before load). */
+  insnCount: number;
+  /** Kernel program id after a successful load, else 0. */
+  id: number;
+}
+
+export interface MapInfo {
+  name: string;
+  /** libbpf's name for the map type, e.g. "sockhash", "percpu_array", "hash". */
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** Kernel map id after load (0 before). */
+  id: number;
+}
+
+export interface LoadResult {
+  /** 0 on success, else the positive errno of the failed load. */
+  errno: number;
+  /** Kernel verifier log (all programs, in load order), possibly empty. */
+  log: string;
+  /** True when the kernel reported that the log buffer was too small (ENOSPC). */
+  logTruncated: boolean;
+}
+
+/** An opened (and maybe loaded) BPF object; wraps `struct bpf_object *`. */
+export interface BpfObject {
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+  /** bpf_object__load with the log level and buffer size given at open. Call at most once. */
+  load(): LoadResult;
+  /** Attach a sock_ops (or other cgroup) program to a cgroup v2 directory as a bpf_link. */
+  attachCgroup(program: string, cgroupPath: string): BpfLink;
+  /**
+   * Attach an sk_msg (or sk_skb) program to a sockmap/sockhash. Uses BPF_LINK_CREATE where the
+   * kernel supports it (link.id > 0), else bpf_prog_attach (link.id = 0); destroy() detaches either way.
+   */
+  attachToMap(program: string, map: string, attachType: 'sk_msg_verdict'): BpfLink;
+  /** Generic libbpf auto-attach (tracepoint, raw_tp, tp_btf, ...) by section name. */
+  attachAuto(program: string): BpfLink;
+  mapFd(map: string): number;
+  programFd(program: string): number;
+  /** Destroys the object (and unloads its programs and maps unless links or pins hold them). Idempotent. */
+  close(): void;
+}
+
+export interface BpfLink {
+  /** Kernel link id, or 0 for a legacy (non-link) attachment. */
+  readonly id: number;
+  /** Detach. Idempotent. */
+  destroy(): void;
+}
+
+export interface OpenOptions {
+  /** Object name used in libbpf messages (e.g. the file name). */
+  name: string;
+  /** Verifier log level for load(): 0 none, 1 normal, 2 verbose (| 4 stats). */
+  logLevel: number;
+  /** Log buffer size in bytes for load(). */
+  logSize: number;
+}
+
+export interface MapFdInfo {
+  id: number;
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export interface Addon {
+  /** e.g. "v1.1". */
+  libbpfVersion(): string;
+  /** Open a BPF ELF from memory (bpf_object__open_mem). Throws NativeError (EINVAL etc.) on a bad ELF. */
+  openObject(elf: Buffer, opts: OpenOptions): BpfObject;
+  /** libbpf_probe_bpf_prog_type by libbpf type name ("sock_ops", "sk_msg", ...): 1 yes, 0 no, <0 -errno. */
+  probeProgType(type: string): number;
+  /** libbpf_probe_bpf_map_type by libbpf map type name ("sockhash", "ringbuf", ...). */
+  probeMapType(type: string): number;
+  /** libbpf_num_possible_cpus(). */
+  numPossibleCpus(): number;
+  /** Map ops on any map fd; keys/values are raw bytes. lookup returns null when absent (ENOENT). */
+  mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  /** Next key after `key` (null: first key); null at the end. */
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  mapInfo(fd: number): MapFdInfo;
+  /** Program ids attached to a cgroup for an attach type (bpf_prog_query), e.g. "cgroup_sock_ops". */
+  cgroupProgIds(cgroupPath: string, attachType: string): number[];
+  /** Name of the kernel program with this id (bpf_prog_get_fd_by_id + info), or null if gone. */
+  progNameById(id: number): string | null;
+}
+
+let cached: Addon | undefined;
+
+/** Load the addon that ships beside the agent bundle (dist/agent/dfs_bpf.node). */
+export function loadAddon(dir: string = __dirname): Addon {
+  if (!cached) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(join(dir, 'dfs_bpf.node')) as Addon;
+  }
+  return cached;
+}
