@@ -5,9 +5,9 @@
  * or process exit releases it all in the kernel.
  */
 
+import { join } from 'node:path';
 import {
   BYPASS_OBJECT,
-  BYPASS_STATS_FIELDS,
   BYPASS_STATS_SIZE,
   ErrorCode,
   type AttachedProgram,
@@ -18,7 +18,9 @@ import {
 import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
+import { STATS_PIN } from './pins';
 import { policyKey, policyValue } from './policy';
+import { readCounters, zeroCounters } from './stats';
 
 const TRAMPOLINE_ATTACH = new Set(['trace_fentry', 'trace_fexit', 'modify_return', 'lsm_mac']);
 const LOG_SIZE = 4 << 20;
@@ -31,13 +33,10 @@ export interface BypassTarget {
   endpoints: PolicyEndpoint[];
 }
 
-export function zeroCounters(): BypassCounters {
-  return Object.fromEntries(BYPASS_STATS_FIELDS.map((f) => [f, 0])) as BypassCounters;
-}
-
 export function detachedStatus(): BypassStatus {
   return {
     attached: false,
+    owner: null,
     objectName: null,
     mountpoint: null,
     cgroup: null,
@@ -148,21 +147,13 @@ export class BypassSession {
   }
 
   counters(): BypassCounters {
-    const ncpu = this.addon.numPossibleCpus();
-    const raw = this.addon.mapLookup(this.statsFd, Buffer.alloc(4), ncpu * BYPASS_STATS_SIZE);
-    const sums = zeroCounters();
-    if (!raw) return sums;
-    for (let cpu = 0; cpu < ncpu; cpu++) {
-      BYPASS_STATS_FIELDS.forEach((f, i) => {
-        sums[f] += Number(raw.readBigUInt64LE(cpu * BYPASS_STATS_SIZE + i * 8));
-      });
-    }
-    return sums;
+    return readCounters(this.addon, this.statsFd);
   }
 
   status(): BypassStatus {
     return {
       attached: !this.closed,
+      owner: 'this-connection',
       objectName: this.target.objectName,
       mountpoint: this.target.mountpoint,
       cgroup: this.target.cgroup,
@@ -176,6 +167,29 @@ export class BypassSession {
   private destroyLinks(): void {
     // Reverse order: stop adding sockets before removing the redirect.
     for (const l of this.links.splice(0).reverse()) l.destroy();
+  }
+
+  /**
+   * Pin the attachment in `dir` (bpffs) so it outlives this process, then let go of it:
+   * afterwards this session owns nothing and the pins are the only owner.
+   */
+  pinAndRelease(dir: string): BypassStatus {
+    const [skmsg, sockops] = this.links;
+    if (!skmsg || !sockops) throw new AgentError(ErrorCode.Internal, 'cannot pin a bypass that is not attached');
+    const { addon, obj } = this;
+    if (skmsg.id > 0) addon.pinFd(skmsg.fd, join(dir, 'link_sk_msg'));
+    else addon.pinFd(obj.mapFd(BYPASS_OBJECT.sockhashMap), join(dir, 'map_sockhash')); // holds the legacy attachment
+    addon.pinFd(sockops.fd, join(dir, 'link_sock_ops'));
+    addon.pinFd(obj.mapFd(BYPASS_OBJECT.policyMap), join(dir, 'map_policy'));
+    addon.pinFd(this.statsFd, join(dir, STATS_PIN)); // last: its presence marks a complete pin set
+    const status: BypassStatus = { ...this.status(), owner: 'pinned' };
+    for (const l of this.links.splice(0)) {
+      l.disconnect();
+      l.destroy();
+    }
+    obj.close();
+    this.closed = true;
+    return status;
   }
 
   /** Detach and unload; returns the final counters. Idempotent. */

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  BYPASS_OBJECT,
   ErrorCode,
   PROTOCOL_VERSION,
   type BypassAttachParams,
@@ -15,13 +16,16 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from '@dfs/protocol';
+import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus } from './bypass';
-import { AgentError } from './errors';
+import { AgentError, fromNative } from './errors';
 import { discoverJuiceFs, publicMount, type DiscoveredMount } from './juicefs';
 import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
 import type { AgentLog } from './log';
 import type { Addon } from './native';
+import { preparePinDir, readPinned, removePinned, writePinnedStatus } from './pins';
 import { buildPolicy } from './policy';
+import { countersOfProgram } from './stats';
 import { AGENT_VERSION } from './version';
 
 export class Manager {
@@ -96,11 +100,29 @@ export class Manager {
     return only;
   }
 
-  private conflictingBypass(cgroup: string): number | null {
+  /** Program id of a bypass sock_ops attached to the cgroup by anyone, or null. */
+  private attachedBypassId(cgroup: string): number | null {
     for (const id of this.addon.cgroupProgIds(cgroup, 'cgroup_sock_ops')) {
-      if (this.addon.progNameById(id) === 'bypass_sockops') return id;
+      if (this.addon.progNameById(id) === BYPASS_OBJECT.sockopsProgram) return id;
     }
     return null;
+  }
+
+  /** The bypass on a mount that this connection does not own: pinned, another connection's, or none. */
+  private foreignBypass(mount: DiscoveredMount): BypassStatus | null {
+    const pinned = readPinned(this.addon, mount.cgroup);
+    if (pinned) return pinned;
+    const id = this.attachedBypassId(mount.cgroup);
+    if (id === null) return null;
+    return {
+      ...detachedStatus(),
+      attached: true,
+      owner: 'other-connection',
+      mountpoint: mount.mountpoint,
+      cgroup: mount.cgroup,
+      programs: [{ id, name: BYPASS_OBJECT.sockopsProgram, type: 'sock_ops', linkId: null }],
+      counters: countersOfProgram(this.addon, id, BYPASS_OBJECT.statsMap) ?? detachedStatus().counters,
+    };
   }
 
   attachBypass(params: BypassAttachParams, opId: number): Promise<BypassStatus> {
@@ -111,11 +133,13 @@ export class Manager {
       if (!mount.cgroup) {
         throw new AgentError(ErrorCode.KernelFeatureMissing, `the JuiceFS daemon (pid ${mount.pid}) is not in a cgroup v2 hierarchy`);
       }
-      const other = this.conflictingBypass(mount.cgroup);
-      if (other !== null) {
+      const other = this.foreignBypass(mount);
+      if (other) {
         throw new AgentError(
           ErrorCode.Conflict,
-          `another session already attached a bypass to ${mount.cgroup} (program id ${other}); detach it there first`,
+          other.owner === 'pinned'
+            ? `a pinned bypass is already attached to ${mount.cgroup}; remove it first (dfs-ebpf detach bypass)`
+            : `another connection already attached a bypass to ${mount.cgroup} (program id ${other.programs[0]?.id}); detach it there first`,
         );
       }
       const endpoints = await buildPolicy(mount.metaUrl, mount.bucketUrl, params.extraEndpoints ?? []);
@@ -127,18 +151,35 @@ export class Manager {
       }
       const objectName = params.objectName ?? 'bypass.bpf.o';
       const elf = params.object !== undefined ? Buffer.from(params.object, 'base64') : this.bundledObject();
-      this.bypass = BypassSession.attach(
-        this.addon,
-        this.log,
-        { elf, objectName, mountpoint: mount.mountpoint, cgroup: mount.cgroup, endpoints },
-        opId,
-      );
-      this.log.info(
-        'bypass',
-        `attached to ${mount.cgroup} for ${endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`,
-        opId,
-      );
-      return this.bypass.status();
+      const pinDir = params.pin ? preparePinDir(mount.cgroup) : null;
+      let session: BypassSession;
+      try {
+        session = BypassSession.attach(
+          this.addon,
+          this.log,
+          { elf, objectName, mountpoint: mount.mountpoint, cgroup: mount.cgroup, endpoints },
+          opId,
+        );
+      } catch (err) {
+        if (pinDir) rmSync(pinDir, { recursive: true, force: true });
+        throw err;
+      }
+      const what = `${mount.cgroup} for ${endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`;
+      if (!pinDir) {
+        this.bypass = session;
+        this.log.info('bypass', `attached to ${what}, owned by this connection`, opId);
+        return session.status();
+      }
+      try {
+        const status = session.pinAndRelease(pinDir);
+        writePinnedStatus(mount.cgroup, status);
+        this.log.info('bypass', `attached to ${what}, pinned at ${pinDir}`, opId);
+        return status;
+      } catch (err) {
+        session.detach();
+        rmSync(pinDir, { recursive: true, force: true });
+        throw fromNative(err, 'pinning the bypass');
+      }
     });
   }
 
@@ -151,19 +192,42 @@ export class Manager {
     }
   }
 
+  /** Detach this connection's bypass, else remove a pinned one; another connection's is refused. */
   detachBypass(opId: number): Promise<BypassStatus> {
     return this.serialize(() => {
       const session = this.bypass;
-      if (!session) return detachedStatus();
-      const last = session.detach();
-      this.bypass = null;
-      this.log.info('bypass', `detached after ${last.redirected_msgs} redirected messages`, opId);
-      return { ...detachedStatus(), counters: last };
+      if (session) {
+        const last = session.detach();
+        this.bypass = null;
+        this.log.info('bypass', `detached after ${last.redirected_msgs} redirected messages`, opId);
+        return { ...detachedStatus(), counters: last };
+      }
+      for (const mount of discoverJuiceFs()) {
+        const other = this.foreignBypass(mount);
+        if (!other) continue;
+        if (other.owner === 'other-connection') {
+          throw new AgentError(
+            ErrorCode.Conflict,
+            `the bypass on ${mount.mountpoint} belongs to another connection (e.g. VS Code or \`attach bypass --hold\`); detach it there or close that connection`,
+          );
+        }
+        const last = removePinned(this.addon, mount.cgroup) ?? other.counters;
+        this.log.info('bypass', `removed the pinned bypass on ${mount.cgroup} after ${last.redirected_msgs} redirected messages`, opId);
+        return { ...detachedStatus(), counters: last };
+      }
+      return detachedStatus();
     });
   }
 
+  /** This connection's bypass, else whatever bypass the kernel holds on a mount of this node. */
   bypassStatus(): BypassStatus {
-    return this.bypass ? this.bypass.status() : detachedStatus();
+    if (this.bypass) return this.bypass.status();
+    for (const mount of discoverJuiceFs()) {
+      if (!mount.cgroup) continue;
+      const other = this.foreignBypass(mount);
+      if (other) return other;
+    }
+    return detachedStatus();
   }
 
   /** Release every attachment now (synchronous: safe in exit and signal handlers). */

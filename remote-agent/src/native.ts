@@ -74,8 +74,15 @@ export interface BpfObject {
 export interface BpfLink {
   /** Kernel link id, or 0 for a legacy (non-link) attachment. */
   readonly id: number;
+  /** The link's fd (-1 for a legacy attachment or after destroy()). */
+  readonly fd: number;
   /** Detach. Idempotent. */
   destroy(): void;
+  /**
+   * Give up ownership of the attachment (libbpf's bpf_link__disconnect): destroy() and the GC
+   * then only close the fd and never detach. Used after the attachment was pinned.
+   */
+  disconnect(): void;
 }
 
 export interface OpenOptions {
@@ -118,6 +125,16 @@ export interface Addon {
   cgroupProgIds(cgroupPath: string, attachType: string): number[];
   /** Name of the kernel program with this id (bpf_prog_get_fd_by_id + info), or null if gone. */
   progNameById(id: number): string | null;
+  /** Ids of the maps a kernel program uses, or null if the program is gone. */
+  progMapIds(id: number): number[] | null;
+  /** An fd for the kernel map with this id (bpf_map_get_fd_by_id); the caller closes it. */
+  mapFdById(id: number): number;
+  /** Pin any BPF fd (link, map, program) at a bpffs path (bpf_obj_pin). */
+  pinFd(fd: number, path: string): void;
+  /** Open a pinned BPF object (bpf_obj_get); the caller closes the fd. */
+  openPinned(path: string): number;
+  /** close(2) an fd returned by mapFdById/openPinned. */
+  closeFd(fd: number): void;
 }
 
 let cached: Addon | undefined;

@@ -84,8 +84,12 @@ export function parseInitialize(params: unknown): InitializeParams {
 export function parseBypassAttach(params: unknown): BypassAttachParams {
   const m = BypassAttachRequest.method;
   const p = asObject(params, m);
-  onlyKnown(p, m, ['object', 'objectName', 'mountpoint', 'extraEndpoints']);
+  onlyKnown(p, m, ['object', 'objectName', 'mountpoint', 'extraEndpoints', 'pin']);
   const out: BypassAttachParams = {};
+  if (p.pin !== undefined) {
+    if (typeof p.pin !== 'boolean') throw bad(`${m}: pin must be true or false`);
+    out.pin = p.pin;
+  }
   const object = optString(p, 'object', m, Math.ceil((MAX_OBJECT_BYTES * 4) / 3) + 4);
   if (object !== undefined) {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(object)) throw bad(`${m}: object must be base64`);
