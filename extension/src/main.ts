@@ -23,7 +23,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   register(Commands.detachBypass, detachBypassCommand(ctx));
   register(Commands.showLog, showLogCommand(ctx));
 
-  ctx.log.info(`DFS eBPF ${String(context.extension.packageJSON.version)} activated`);
+  const { version } = context.extension.packageJSON as { version: string };
+  ctx.log.info(`DFS eBPF ${version} activated`);
   return { ctx };
 }
 

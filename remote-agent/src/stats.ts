@@ -27,14 +27,16 @@ export function readCounters(addon: Addon, statsFd: number): BypassCounters {
 /** Counters of a bypass attached by someone else, found through its program's maps. */
 export function countersOfProgram(addon: Addon, progId: number, statsMapName: string): BypassCounters | null {
   for (const mapId of addon.progMapIds(progId) ?? []) {
-    let fd = -1;
+    let fd: number;
     try {
       fd = addon.mapFdById(mapId);
-      if (addon.mapInfo(fd).name === statsMapName) return readCounters(addon, fd);
     } catch {
       continue; // the map went away while we looked
+    }
+    try {
+      if (addon.mapInfo(fd).name === statsMapName) return readCounters(addon, fd);
     } finally {
-      if (fd >= 0) addon.closeFd(fd);
+      addon.closeFd(fd);
     }
   }
   return null;

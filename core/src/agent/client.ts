@@ -19,7 +19,7 @@ function toDfsError(err: unknown, method: string, closedWhy: () => string | unde
   if (err instanceof ResponseError) {
     const data = err.data as Partial<ErrorData> | undefined;
     const code = typeof data?.code === 'number' ? data.code : err.code;
-    return new DfsError(code as ErrorCode, err.message, data?.detail);
+    return new DfsError(code, err.message, data?.detail);
   }
   const why = closedWhy();
   if (why !== undefined) return new DfsError(ErrorCode.ConnectionLost, `${method}: the agent connection closed (${why})`);

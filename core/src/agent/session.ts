@@ -14,7 +14,7 @@ import {
   type RequestSpec,
 } from '@dfs/protocol';
 import { DfsError } from '../errors';
-import type { Logger, Progress } from '../log';
+import type { Progress } from '../log';
 import { SshConnection, shellQuote, type ConnectOptions } from '../ssh/connection';
 import { targetAddress, type NodeTarget } from '../ssh/target';
 import { AgentClient } from './client';

@@ -76,20 +76,20 @@ export async function runAbBench(
         let sample: Sample;
         if (mode === 'on') {
           await session.request(BypassAttachRequest, {});
+          let got: number;
           try {
             sample = await w.run();
           } finally {
-            const final = await session.request(BypassDetachRequest, {});
-            const got = final.counters.redirected_msgs;
-            if (got === 0) {
-              throw new DfsError(
-                ErrorCode.Internal,
-                `the bypass redirected nothing during ${w.name}; the workload is not going through it, so the comparison would be meaningless`,
-              );
-            }
-            const s = samples.get(w.name);
-            if (s) s.redirected += got;
+            got = (await session.request(BypassDetachRequest, {})).counters.redirected_msgs;
           }
+          if (got === 0) {
+            throw new DfsError(
+              ErrorCode.Internal,
+              `the bypass redirected nothing during ${w.name}; the workload is not going through it, so the comparison would be meaningless`,
+            );
+          }
+          const s = samples.get(w.name);
+          if (s) s.redirected += got;
         } else {
           sample = await w.run();
         }

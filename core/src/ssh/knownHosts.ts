@@ -85,11 +85,11 @@ export function checkHostKey(text: string, file: string, host: string, port: num
 }
 
 export function checkHostKeyFile(file: string, host: string, port: number, key: Buffer): HostKeyVerdict {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return { kind: 'unknown' };
+    return { kind: 'unknown' }; // no known_hosts file: nothing is known
   }
   return checkHostKey(text, file, host, port, key);
 }

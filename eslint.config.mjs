@@ -1,0 +1,43 @@
+// Flat ESLint config: typed rules (no floating promises) for all TypeScript, plus layering
+// rules that keep the architecture honest: the protocol imports nothing, the core and the
+// agent never import vscode, webviews never import Node.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'out/**', 'build/**', '.cache/**', 'node_modules/**', 'remote-agent/native/build/**', 'test/harness/code-shim.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^[^.]', message: 'the protocol has no dependencies: relative imports only' }] },
+      ],
+    },
+  },
+  {
+    files: ['core/**/*.ts', 'remote-agent/**/*.ts', 'cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['vscode'] }] },
+  },
+  {
+    files: ['test/**/*.ts', 'scripts/**/*.mjs', 'esbuild.mjs', 'eslint.config.mjs', '**/*.js'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
