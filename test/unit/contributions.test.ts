@@ -1,0 +1,40 @@
+// Proves the typed registry (extension/src/contributions.ts) and package.json's `contributes`
+// declare the same commands, titles, category and settings, so neither can drift alone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CommandCategory, Commands, CommandTitles, SettingKeys, SettingsSection } from '../../extension/src/contributions';
+import { repoRoot } from '../support/repo';
+
+interface Manifest {
+  contributes: {
+    commands: { command: string; title: string; category: string }[];
+    configuration: { properties: Record<string, unknown> };
+  };
+}
+const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as Manifest;
+
+test('every command in the registry is contributed with its title and category, and no other', () => {
+  const declared = Object.values(Commands).sort();
+  const contributed = pkg.contributes.commands.map((c) => c.command).sort();
+  assert.deepEqual(contributed, declared);
+  for (const c of pkg.contributes.commands) {
+    assert.equal(c.title, CommandTitles[c.command as keyof typeof CommandTitles], c.command);
+    assert.equal(c.category, CommandCategory, c.command);
+  }
+});
+
+test('the palette titles the issue names exist exactly', () => {
+  const titles = pkg.contributes.commands.map((c) => c.title);
+  for (const t of ['Connect to test node', 'Attach bypass', 'Detach bypass']) assert.ok(titles.includes(t), t);
+});
+
+test('settings in the registry equal the contributed configuration', () => {
+  const contributed = Object.keys(pkg.contributes.configuration.properties).sort();
+  assert.deepEqual(contributed, SettingKeys.map((k) => `${SettingsSection}.${k}`).sort());
+});
+
+test('no setting stores a password or passphrase', () => {
+  for (const k of Object.keys(pkg.contributes.configuration.properties)) assert.doesNotMatch(k, /pass(word|phrase)|secret/i);
+});
