@@ -26,6 +26,7 @@ export const CommandCategory = 'DFS eBPF';
 /** Settings under the `dfsEbpf` section, with their types. */
 export interface Settings {
   node: string;
+  autoConnect: boolean;
   knownHostsFile: string;
   identityFile: string;
   agentCommand: string;
@@ -35,6 +36,7 @@ export interface Settings {
 export const SettingsSection = 'dfsEbpf';
 export const SettingKeys: (keyof Settings)[] = [
   'node',
+  'autoConnect',
   'knownHostsFile',
   'identityFile',
   'agentCommand',

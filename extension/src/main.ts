@@ -8,6 +8,8 @@ import { attachBypassCommand, detachBypassCommand } from './commands/bypass';
 import { connectCommand, disconnectCommand, showLogCommand } from './commands/node';
 import { Commands } from './contributions';
 import { Ctx, type ExtensionApi } from './ctx';
+import { readSettings } from './settings';
+import { describeError } from '@dfs/core/errors';
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const ctx = new Ctx(context);
@@ -25,6 +27,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
 
   const { version } = context.extension.packageJSON as { version: string };
   ctx.log.info(`DFS eBPF ${version} activated`);
+  if (readSettings().autoConnect) {
+    // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
+    ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
+  }
   return { ctx };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The only module that touches the libbpf addon (remote-agent/native/dfs_bpf.cc).
+ * The only module that touches the libbpf addon (remote-agent/native/*.cc, built as dfs_bpf.node).
  * It loads `dfs_bpf.node` from beside the bundled agent and declares the addon's API.
  * Every addon call is synchronous; errors are thrown as `NativeError` (an Error with
  * `errno` and `op`), never as crashes. Handles own kernel fds: `close()`/`destroy()`

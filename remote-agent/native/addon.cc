@@ -1,0 +1,95 @@
+// Module entry point: registers the JS API declared in remote-agent/src/native.ts
+// and owns the small module-level functions (version, feature probes, CPU count).
+// BpfObject lives in object.cc, BpfLink in link.cc, fd-level ops in kernel_ops.cc.
+#include <bpf/libbpf.h>
+#include <napi.h>
+
+#include "addon.h"
+#include "errors.h"
+#include "kernel_ops.h"
+#include "link.h"
+#include "names.h"
+#include "object.h"
+
+namespace dfs {
+namespace {
+
+Napi::Value LibbpfVersion(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), libbpf_version_string());
+}
+
+Napi::Value ProbeProgType(const Napi::CallbackInfo &info) {
+  const Napi::Env env = info.Env();
+  const auto name = StringArg(env, info[0], "type");
+  if (!name) return {};
+  const auto type = ProgTypeByName(*name);
+  if (!type) {
+    ThrowRangeError(env, "unknown program type '" + *name + "'");
+    return {};
+  }
+  LibbpfMessageScope messages;
+  return Napi::Number::New(env, libbpf_probe_bpf_prog_type(*type, nullptr));
+}
+
+Napi::Value ProbeMapType(const Napi::CallbackInfo &info) {
+  const Napi::Env env = info.Env();
+  const auto name = StringArg(env, info[0], "type");
+  if (!name) return {};
+  const auto type = MapTypeByName(*name);
+  if (!type) {
+    ThrowRangeError(env, "unknown map type '" + *name + "'");
+    return {};
+  }
+  LibbpfMessageScope messages;
+  return Napi::Number::New(env, libbpf_probe_bpf_map_type(*type, nullptr));
+}
+
+Napi::Value NumPossibleCpus(const Napi::CallbackInfo &info) {
+  const Napi::Env env = info.Env();
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus < 0) {
+    ThrowNativeError(env, "libbpf_num_possible_cpus", cpus);
+    return {};
+  }
+  return Napi::Number::New(env, cpus);
+}
+
+template <Napi::Function::Callback Fn>
+void Export(Napi::Env env, Napi::Object exports, const char *name) {
+  exports.Set(name, Napi::Function::New<Fn>(env, name));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallLibbpfMessageCapture();
+  env.SetInstanceData(new AddonData{Napi::Persistent(BpfObject::DefineClass(env)),
+                                    Napi::Persistent(BpfLink::DefineClass(env))});
+
+  Export<LibbpfVersion>(env, exports, "libbpfVersion");
+  Export<BpfObject::Open>(env, exports, "openObject");
+  Export<ProbeProgType>(env, exports, "probeProgType");
+  Export<ProbeMapType>(env, exports, "probeMapType");
+  Export<NumPossibleCpus>(env, exports, "numPossibleCpus");
+  Export<MapLookup>(env, exports, "mapLookup");
+  Export<MapUpdate>(env, exports, "mapUpdate");
+  Export<MapDelete>(env, exports, "mapDelete");
+  Export<MapNextKey>(env, exports, "mapNextKey");
+  Export<MapInfo>(env, exports, "mapInfo");
+  Export<CgroupProgIds>(env, exports, "cgroupProgIds");
+  Export<ProgNameById>(env, exports, "progNameById");
+  Export<ProgMapIds>(env, exports, "progMapIds");
+  Export<MapFdById>(env, exports, "mapFdById");
+  Export<PinFd>(env, exports, "pinFd");
+  Export<OpenPinned>(env, exports, "openPinned");
+  Export<CloseFd>(env, exports, "closeFd");
+  return exports;
+}
+
+}  // namespace
+}  // namespace dfs
+
+// NODE_API_MODULE pastes the name into an identifier, so it must be unqualified.
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return dfs::Init(env, exports);
+}
+
+NODE_API_MODULE(dfs_bpf, InitModule)
