@@ -5,7 +5,7 @@
 // Type checking is separate (npm run typecheck).
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('.', import.meta.url).pathname;
@@ -23,7 +23,7 @@ const nodeCommon = {
   format: 'cjs',
   target: 'node20',
   sourcemap: production ? false : 'linked',
-  minify: false,
+  minify: production,
   logLevel: 'warning',
   define: { __DFS_VERSION__: JSON.stringify(pkg.version) },
 };
@@ -115,6 +115,7 @@ if (watch) {
   await Promise.all(ctxs.map((c) => c.watch()));
   process.stderr.write('esbuild: watching\n');
 } else {
+  if (production) rmSync('dist', { recursive: true, force: true }); // no stale source maps in the .vsix
   await Promise.all(builds.map((b) => esbuild.build(b)));
   if (!args.has('--skip-native')) buildNative();
 }

