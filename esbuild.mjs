@@ -6,7 +6,7 @@
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('.', import.meta.url).pathname;
 const args = new Set(process.argv.slice(2));
@@ -101,7 +101,9 @@ function buildNative() {
   mkdirSync('dist/agent/bpf', { recursive: true });
   cpSync(addon, 'dist/agent/dfs_bpf.node');
   for (const o of walk('build/bpf', (p) => p.endsWith('.bpf.o'))) {
-    cpSync(o, join('dist/agent/bpf', o.split('/').pop()));
+    const dest = join('dist/agent/bpf', relative('build/bpf', o));
+    mkdirSync(dirname(dest), { recursive: true });
+    cpSync(o, dest);
   }
   writeFileSync(
     'dist/agent/manifest.json',

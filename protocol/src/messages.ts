@@ -142,6 +142,8 @@ export interface BypassStatus {
   endpoints: PolicyEndpoint[];
   programs: AttachedProgram[];
   counters: BypassCounters;
+  /** Connections that existed before the attach and were handed to the bypass by the agent. */
+  adoptedSockets: number;
   /** ISO time of the attach, null when detached. */
   attachedAt: string | null;
 }

@@ -10,6 +10,7 @@
 #include "link.h"
 #include "names.h"
 #include "object.h"
+#include "socket_ops.h"
 
 namespace dfs {
 namespace {
@@ -81,6 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<PinFd>(env, exports, "pinFd");
   Export<OpenPinned>(env, exports, "openPinned");
   Export<CloseFd>(env, exports, "closeFd");
+  Export<SockmapAdopt>(env, exports, "sockmapAdopt");
   return exports;
 }
 

@@ -9,7 +9,8 @@
         "kernel_ops.cc",
         "link.cc",
         "names.cc",
-        "object.cc"
+        "object.cc",
+        "socket_ops.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

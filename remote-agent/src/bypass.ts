@@ -18,6 +18,7 @@ import {
 import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
+import { adoptExisting } from './adopt';
 import { STATS_PIN } from './pins';
 import { policyKey, policyValue } from './policy';
 import { readCounters, zeroCounters } from './stats';
@@ -43,9 +44,13 @@ export function detachedStatus(): BypassStatus {
     endpoints: [],
     programs: [],
     counters: zeroCounters(),
+    adoptedSockets: 0,
     attachedAt: null,
   };
 }
+
+/** How often a held bypass looks for pre-existing connections that became idle enough to adopt. */
+const ADOPT_INTERVAL_MS = 1000;
 
 function requireProgram(progs: ProgramInfo[], name: string, type: string): void {
   const p = progs.find((x) => x.name === name);
@@ -69,18 +74,20 @@ function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: num
 
 export class BypassSession {
   private readonly links: BpfLink[] = [];
-  private readonly statsFd: number;
+  /** fd of the loaded bypass_stats map (set right after load). */
+  private statsFd = -1;
   private readonly attachedAt = new Date().toISOString();
   private programs: AttachedProgram[] = [];
   private closed = false;
+  private readonly adopted = new Set<number>();
+  private adoptedCount = 0;
+  private adoptTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly addon: Addon,
     private readonly obj: BpfObject,
     private readonly target: BypassTarget,
-  ) {
-    this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
-  }
+  ) {}
 
   /** Open, check, load and attach; on any failure nothing stays loaded or attached. */
   static attach(addon: Addon, log: AgentLog, target: BypassTarget, opId: number): BypassSession {
@@ -126,6 +133,7 @@ export class BypassSession {
       throw fromNative(Object.assign(new Error(`load failed`), { errno: res.errno, op: 'bpf_object__load' }), `loading ${target.objectName}`);
     }
     log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
+    this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
 
     const policyFd = obj.mapFd(BYPASS_OBJECT.policyMap);
     for (const ep of target.endpoints) this.addon.mapUpdate(policyFd, policyKey(ep), policyValue(), 0);
@@ -144,6 +152,24 @@ export class BypassSession {
       { id: idOf(BYPASS_OBJECT.skmsgProgram), name: BYPASS_OBJECT.skmsgProgram, type: 'sk_msg', linkId: this.links[0]?.id || null },
       { id: idOf(BYPASS_OBJECT.sockopsProgram), name: BYPASS_OBJECT.sockopsProgram, type: 'sock_ops', linkId: this.links[1]?.id || null },
     ];
+    this.adoptNow(log, opId);
+    this.adoptTimer = setInterval(() => this.adoptNow(log), ADOPT_INTERVAL_MS);
+    this.adoptTimer.unref();
+  }
+
+  /** Hand connections that predate the attach to the bypass (see adopt.ts). */
+  private adoptNow(log: AgentLog, opId?: number): void {
+    if (this.closed) return;
+    try {
+      const sockhashFd = this.obj.mapFd(BYPASS_OBJECT.sockhashMap);
+      const r = adoptExisting(this.addon, sockhashFd, this.target.cgroup, this.target.endpoints, this.adopted);
+      this.adoptedCount += r.added;
+      if (r.added > 0 || r.busy > 0) {
+        log.info('bypass', `adopted ${r.added} existing connections${r.busy ? `, ${r.busy} busy (retrying)` : ''}`, opId);
+      }
+    } catch (err) {
+      log.warn('bypass', `adopting existing connections failed: ${(err as Error).message}`, opId);
+    }
   }
 
   counters(): BypassCounters {
@@ -160,6 +186,7 @@ export class BypassSession {
       endpoints: this.target.endpoints,
       programs: this.programs,
       counters: this.counters(),
+      adoptedSockets: this.adoptedCount,
       attachedAt: this.attachedAt,
     };
   }
@@ -183,6 +210,7 @@ export class BypassSession {
     addon.pinFd(obj.mapFd(BYPASS_OBJECT.policyMap), join(dir, 'map_policy'));
     addon.pinFd(this.statsFd, join(dir, STATS_PIN)); // last: its presence marks a complete pin set
     const status: BypassStatus = { ...this.status(), owner: 'pinned' };
+    clearInterval(this.adoptTimer);
     for (const l of this.links.splice(0)) {
       l.disconnect();
       l.destroy();
@@ -195,6 +223,7 @@ export class BypassSession {
   /** Detach and unload; returns the final counters. Idempotent. */
   detach(): BypassCounters {
     if (this.closed) return zeroCounters();
+    clearInterval(this.adoptTimer);
     const last = this.counters();
     this.destroyLinks();
     this.obj.close();

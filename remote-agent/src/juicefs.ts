@@ -26,18 +26,25 @@ export function parseJuiceFsMountpoints(mountinfo: string): string[] {
 
 /** Remove the password from a URL-ish string (`redis://user:secret@host` → `redis://user:***@host`). */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/i.exec(url);
+  if (!m) return url;
+  const rest = m[2] ?? '';
+  const at = rest.lastIndexOf('@'); // passwords may hold '@', hosts never do
+  const colon = rest.slice(0, Math.max(at, 0)).indexOf(':');
+  if (at < 0 || colon < 0) return url;
+  return `${m[1]}${rest.slice(0, colon)}:***${rest.slice(at)}`;
 }
 
 /**
  * The metadata URL of a `juicefs mount` command line: the first argument after `mount`
- * that looks like a URL (flags and their values come before or after; a URL is never a
- * flag value in the mount command's options we use).
+ * that looks like a URL. JuiceFS rewrites its own argv into one space-joined string (to mask
+ * the password), so arguments are split on whitespace too; URLs never contain spaces.
  */
 export function metaUrlFromCmdline(argv: string[]): string | null {
-  const i = argv.indexOf('mount');
+  const words = argv.flatMap((a) => a.split(/\s+/)).filter(Boolean);
+  const i = words.indexOf('mount');
   if (i < 0) return null;
-  for (const a of argv.slice(i + 1)) {
+  for (const a of words.slice(i + 1)) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a)) return a;
   }
   return null;

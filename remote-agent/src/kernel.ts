@@ -1,11 +1,13 @@
 /**
  * What this kernel can do, probed at runtime (never inferred from version numbers):
  * program and map types through libbpf's probes, BTF, the cgroup v2 mount, the kprobe and
- * uprobe PMUs, and trampoline programs (fentry), which some vendor kernels refuse with
- * EPERM before verification. The result is part of `agent/initialize`.
+ * uprobe PMUs, and, by loading tiny probe objects (bpf/probes/, never attached), tp_btf and
+ * trampoline programs (fentry), which some vendor kernels refuse with EPERM before
+ * verification. The result is part of `agent/initialize`.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { release, machine } from 'node:os';
 import type { FeatureReport, KernelFeature } from '@dfs/protocol';
 import type { Addon } from './native';
@@ -29,7 +31,25 @@ function probeResult(name: KernelFeature, r: number, what: string): FeatureRepor
   return { name, supported: false, detail: `${what} probe failed (errno ${-r})` };
 }
 
-export function probeFeatures(addon: Addon): FeatureReport[] {
+/** Load (never attach) a probe object from the bundle; supported when the kernel accepts it. */
+function probeByLoad(addon: Addon, name: KernelFeature, file: string): FeatureReport {
+  let obj;
+  try {
+    obj = addon.openObject(readFileSync(file), { name, logLevel: 0, logSize: 0 });
+  } catch (err) {
+    return { name, supported: false, detail: `probe object unusable: ${(err as Error).message.split('\n')[0]}` };
+  }
+  try {
+    const res = obj.load();
+    if (res.errno === 0) return { name, supported: true, detail: `a ${name} program loads` };
+    if (res.errno === 1) return { name, supported: false, detail: `the kernel refuses ${name} programs (EPERM before verification)` };
+    return { name, supported: false, detail: `loading a ${name} program fails with errno ${res.errno}` };
+  } finally {
+    obj.close();
+  }
+}
+
+export function probeFeatures(addon: Addon, probeDir: string): FeatureReport[] {
   const prog = (name: KernelFeature, type: string): FeatureReport =>
     probeResult(name, addon.probeProgType(type), `program type ${type}`);
   const map = (name: KernelFeature, type: string): FeatureReport =>
@@ -51,13 +71,11 @@ export function probeFeatures(addon: Addon): FeatureReport[] {
     prog('sk_msg', 'sk_msg'),
     prog('tracepoint', 'tracepoint'),
     prog('raw_tp', 'raw_tracepoint'),
-    prog('tp_btf', 'tracing'),
+    probeByLoad(addon, 'tp_btf', join(probeDir, 'tp_btf.bpf.o')),
     map('ringbuf', 'ringbuf'),
     pmu('uprobe', 'uprobe'),
     pmu('kprobe', 'kprobe'),
-    // fentry/fexit need BPF trampolines; libbpf cannot probe them without a target, and some
-    // kernels refuse them with EPERM before verification. The agent detects that at load
-    // time (see bypass.ts) and reports KernelFeatureMissing; here we only state it is unprobed.
+    probeByLoad(addon, 'fentry', join(probeDir, 'fentry.bpf.o')),
   ];
 }
 

@@ -39,7 +39,7 @@ export class Manager {
     /** Directory of the agent bundle (holds bpf/bypass.bpf.o). */
     private readonly bundleDir: string,
   ) {
-    this.features = probeFeatures(addon);
+    this.features = probeFeatures(addon, join(bundleDir, 'bpf', 'probes'));
   }
 
   /** Run a mutation after every earlier one has finished. */

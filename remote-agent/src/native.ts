@@ -135,6 +135,11 @@ export interface Addon {
   openPinned(path: string): number;
   /** close(2) an fd returned by mapFdById/openPinned. */
   closeFd(fd: number): void;
+  /**
+   * Add a live TCP socket, borrowed from process `pid`'s fd `fd` (pidfd_getfd), to a
+   * sockmap/sockhash under `key` (BPF_NOEXIST). "busy": bytes are queued on it, left alone.
+   */
+  sockmapAdopt(mapFd: number, pid: number, fd: number, key: Buffer): 'added' | 'exists' | 'busy';
 }
 
 let cached: Addon | undefined;

@@ -7,7 +7,7 @@ import { barText, formatBytes, formatCount } from '../../extension/src/format';
 const counters = { redirected_msgs: 12345, redirected_bytes: 5 * 1024 * 1024, misses: 0, errors: 0, sockets_added: 4, sockets_skipped: 0 };
 const on: BypassStatus = {
   attached: true, owner: 'this-connection', objectName: 'bypass.bpf.o', mountpoint: '/mnt/x', cgroup: '/cg',
-  endpoints: [], programs: [], counters, attachedAt: '2026-11-25T00:00:00Z',
+  endpoints: [], programs: [], counters, adoptedSockets: 0, attachedAt: '2026-11-25T00:00:00Z',
 };
 
 test('counts and sizes', () => {

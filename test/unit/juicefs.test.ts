@@ -18,6 +18,11 @@ test('the metadata URL is the first URL after "mount"', () => {
   const argv = ['/x/juicefs', 'mount', '-d', '--cache-dir', '/c', 'redis://127.0.0.1:6379/1', '/mnt/x', ''];
   assert.equal(metaUrlFromCmdline(argv), 'redis://127.0.0.1:6379/1');
   assert.equal(metaUrlFromCmdline(['juicefs', 'format', 'redis://h/1']), null);
+  // What /proc/PID/cmdline really holds for a running JuiceFS: argv rewritten as one string.
+  assert.equal(
+    metaUrlFromCmdline(['/bin/juicefs mount -d --log /l redis://:****@127.0.0.1:6379/1 /mnt/x', '']),
+    'redis://:****@127.0.0.1:6379/1',
+  );
 });
 
 test('passwords are redacted, everything else kept', () => {

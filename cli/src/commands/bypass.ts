@@ -44,6 +44,7 @@ export function bypassDoc(b: BypassStatus): Record<string, unknown> {
     errors: b.counters.errors,
     sockets_added: b.counters.sockets_added,
     sockets_skipped: b.counters.sockets_skipped,
+    adopted_sockets: b.adoptedSockets,
     owner: b.owner,
     cgroup: b.cgroup,
     mountpoint: b.mountpoint,
