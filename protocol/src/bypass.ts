@@ -24,6 +24,16 @@ export const BYPASS_POLICY_VALUE_SIZE = 8;
 /** Policy flags (value of the policy map). */
 export const BYPASS_POLICY_SELECTED = 1;
 
+/**
+ * Where a pinned bypass lives (see remote-agent/src/pins.ts): a bpffs directory and a JSON
+ * description, both named after the inode of the cgroup the bypass is attached to.
+ */
+export const BYPASS_PIN_ROOT = '/sys/fs/bpf/dfs-ebpf';
+export const BYPASS_META_ROOT = '/run/dfs-ebpf';
+export function bypassPinName(cgroupInode: number): string {
+  return `bypass-${cgroupInode}`;
+}
+
 /** Names of the programs and maps the agent looks up in a bypass object. */
 export const BYPASS_OBJECT = {
   sockopsProgram: 'bypass_sockops',

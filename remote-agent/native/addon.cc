@@ -78,6 +78,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<CgroupProgIds>(env, exports, "cgroupProgIds");
   Export<ProgNameById>(env, exports, "progNameById");
   Export<ProgMapIds>(env, exports, "progMapIds");
+  Export<AllProgIds>(env, exports, "allProgIds");
   Export<MapFdById>(env, exports, "mapFdById");
   Export<PinFd>(env, exports, "pinFd");
   Export<OpenPinned>(env, exports, "openPinned");

@@ -312,6 +312,23 @@ Napi::Value ProgMapIds(const Napi::CallbackInfo &info) {
   return result;
 }
 
+Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
+  const Napi::Env env = info.Env();
+  std::vector<__u32> ids;
+  for (__u32 id = 0;;) {
+    const int err = bpf_prog_get_next_id(id, &id);
+    if (err == -ENOENT) break;
+    if (err != 0) {
+      ThrowNativeError(env, "bpf_prog_get_next_id", err);
+      return {};
+    }
+    ids.push_back(id);
+  }
+  Napi::Array result = Napi::Array::New(env, ids.size());
+  for (uint32_t i = 0; i < ids.size(); ++i) result.Set(i, Napi::Number::New(env, ids[i]));
+  return result;
+}
+
 Napi::Value MapFdById(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
   const auto id = IntegerArg(env, info[0], "id", 0, kMaxU32);

@@ -19,7 +19,8 @@ import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
 import { adoptExisting } from './adopt';
-import { STATS_PIN } from './pins';
+import { SOCKHASH_PIN, STATS_PIN } from './pins';
+import { clearSockhash } from './sweep';
 import { policyKey, policyValue } from './policy';
 import { readCounters, zeroCounters } from './stats';
 
@@ -205,7 +206,8 @@ export class BypassSession {
     if (!skmsg || !sockops) throw new AgentError(ErrorCode.Internal, 'cannot pin a bypass that is not attached');
     const { addon, obj } = this;
     if (skmsg.id > 0) addon.pinFd(skmsg.fd, join(dir, 'link_sk_msg'));
-    else addon.pinFd(obj.mapFd(BYPASS_OBJECT.sockhashMap), join(dir, 'map_sockhash')); // holds the legacy attachment
+    // The sockhash: it holds a legacy attachment, and removal must empty it (see sweep.ts).
+    addon.pinFd(obj.mapFd(BYPASS_OBJECT.sockhashMap), join(dir, SOCKHASH_PIN));
     addon.pinFd(sockops.fd, join(dir, 'link_sock_ops'));
     addon.pinFd(obj.mapFd(BYPASS_OBJECT.policyMap), join(dir, 'map_policy'));
     addon.pinFd(this.statsFd, join(dir, STATS_PIN)); // last: its presence marks a complete pin set
@@ -225,6 +227,8 @@ export class BypassSession {
     if (this.closed) return zeroCounters();
     clearInterval(this.adoptTimer);
     const last = this.counters();
+    // Sockets in the map keep the sk_msg program alive (sweep.ts): empty it first.
+    clearSockhash(this.addon, this.obj.mapFd(BYPASS_OBJECT.sockhashMap));
     this.destroyLinks();
     this.obj.close();
     this.closed = true;

@@ -5,6 +5,7 @@
  * on SIGTERM/SIGINT/SIGHUP, and on an unexpected error. It has no network listener.
  *   --stdio     serve JSON-RPC on stdin/stdout
  *   --version   print {"name","version","protocolVersion"} and exit
+ *   --sweep     release bypasses orphaned by an agent that died uncleanly (run by the wrapper)
  */
 
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -13,6 +14,7 @@ import { AgentLog } from './log';
 import { Manager } from './manager';
 import { loadAddon } from './native';
 import { serve } from './server';
+import { sweepOrphans } from './sweep';
 import { AGENT_VERSION } from './version';
 
 function main(argv: string[]): void {
@@ -20,14 +22,18 @@ function main(argv: string[]): void {
     process.stdout.write(JSON.stringify({ name: 'dfs-ebpf-agent', version: AGENT_VERSION, protocolVersion: PROTOCOL_VERSION }) + '\n');
     return;
   }
-  if (!argv.includes('--stdio')) {
-    process.stderr.write('usage: dfs-ebpf-agent --stdio | --version\n');
+  if (!argv.includes('--stdio') && !argv.includes('--sweep')) {
+    process.stderr.write('usage: dfs-ebpf-agent --stdio | --sweep | --version\n');
     process.exitCode = 2;
     return;
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write('dfs-ebpf-agent must run as root (sudo -n dfs-ebpf-agent --stdio)\n');
     process.exitCode = 1;
+    return;
+  }
+  if (argv.includes('--sweep')) {
+    void sweepWithRetries(new AgentLog());
     return;
   }
 
@@ -62,6 +68,15 @@ function main(argv: string[]): void {
   const conn = serve(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout), manager, log);
   conn.onClose(() => shutdown('connection closed', 0));
   log.info('agent', `dfs-ebpf-agent ${AGENT_VERSION} serving on stdio (pid ${process.pid})`);
+}
+
+/** A dead owner's programs leave the kernel's id table a moment after its fds close: retry briefly. */
+async function sweepWithRetries(log: AgentLog): Promise<void> {
+  const addon = loadAddon();
+  for (let pass = 0; pass < 5; pass++) {
+    sweepOrphans(addon, log);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 main(process.argv.slice(2));

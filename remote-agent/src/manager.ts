@@ -60,6 +60,7 @@ export class Manager {
     return {
       agentVersion: AGENT_VERSION,
       protocolVersion: PROTOCOL_VERSION,
+      agentPid: process.pid,
       kernel: kernelInfo(),
       libbpfVersion: this.addon.libbpfVersion(),
       features: this.features,

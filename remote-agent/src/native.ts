@@ -125,6 +125,8 @@ export interface Addon {
   cgroupProgIds(cgroupPath: string, attachType: string): number[];
   /** Name of the kernel program with this id (bpf_prog_get_fd_by_id + info), or null if gone. */
   progNameById(id: number): string | null;
+  /** Ids of every program loaded in the kernel (bpf_prog_get_next_id). */
+  allProgIds(): number[];
   /** Ids of the maps a kernel program uses, or null if the program is gone. */
   progMapIds(id: number): number[] | null;
   /** An fd for the kernel map with this id (bpf_map_get_fd_by_id); the caller closes it. */

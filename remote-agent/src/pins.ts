@@ -8,26 +8,33 @@
 
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, type BypassCounters, type BypassStatus } from '@dfs/protocol';
+import {
+  BYPASS_META_ROOT,
+  BYPASS_PIN_ROOT,
+  bypassPinName,
+  ErrorCode,
+  type BypassCounters,
+  type BypassStatus,
+} from '@dfs/protocol';
 import { AgentError } from './errors';
 import type { Addon } from './native';
 import { readCounters } from './stats';
+import { clearSockhash } from './sweep';
 
 const BPFFS = '/sys/fs/bpf';
-const PIN_ROOT = join(BPFFS, 'dfs-ebpf');
-const META_ROOT = '/run/dfs-ebpf';
 export const STATS_PIN = 'stats';
+export const SOCKHASH_PIN = 'map_sockhash';
 
 function key(cgroup: string): string {
-  return `bypass-${statSync(cgroup).ino}`;
+  return bypassPinName(statSync(cgroup).ino);
 }
 
 export function pinDir(cgroup: string): string {
-  return join(PIN_ROOT, key(cgroup));
+  return join(BYPASS_PIN_ROOT, key(cgroup));
 }
 
 function metaFile(cgroup: string): string {
-  return join(META_ROOT, `${key(cgroup)}.json`);
+  return join(BYPASS_META_ROOT, `${key(cgroup)}.json`);
 }
 
 function bpffsMounted(): boolean {
@@ -51,7 +58,7 @@ export function preparePinDir(cgroup: string): string {
 }
 
 export function writePinnedStatus(cgroup: string, status: BypassStatus): void {
-  mkdirSync(META_ROOT, { recursive: true, mode: 0o700 });
+  mkdirSync(BYPASS_META_ROOT, { recursive: true, mode: 0o700 });
   writeFileSync(metaFile(cgroup), JSON.stringify({ ...status, counters: undefined }) + '\n', { mode: 0o600 });
 }
 
@@ -63,7 +70,7 @@ export function readPinned(addon: Addon, cgroup: string): BypassStatus | null {
   try {
     status = JSON.parse(readFileSync(metaFile(cgroup), 'utf8')) as BypassStatus;
   } catch {
-    throw new AgentError(ErrorCode.Internal, `pinned bypass at ${dir} has no description in ${META_ROOT}; remove ${dir} to release it`);
+    throw new AgentError(ErrorCode.Internal, `pinned bypass at ${dir} has no description in ${BYPASS_META_ROOT}; remove ${dir} to release it`);
   }
   return { ...status, attached: true, owner: 'pinned', counters: pinnedCounters(addon, dir) };
 }
@@ -82,6 +89,14 @@ export function removePinned(addon: Addon, cgroup: string): BypassCounters | nul
   const dir = pinDir(cgroup);
   if (!existsSync(dir)) return null;
   const last = existsSync(join(dir, STATS_PIN)) ? pinnedCounters(addon, dir) : null;
+  if (existsSync(join(dir, SOCKHASH_PIN))) {
+    const fd = addon.openPinned(join(dir, SOCKHASH_PIN));
+    try {
+      clearSockhash(addon, fd); // else its sockets keep the program alive after the pins go
+    } finally {
+      addon.closeFd(fd);
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
   rmSync(metaFile(cgroup), { force: true });
   return last;

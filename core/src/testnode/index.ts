@@ -5,6 +5,7 @@
  * quiet no-op when nothing is up. Both need root and are serialized machine-wide.
  */
 
+import { ensureBpffs, releaseBpffs, removeNodePins } from './bpffs';
 import { existsSync } from 'node:fs';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
@@ -99,6 +100,7 @@ export async function nodeUp(opts: LocalNodeOptions = {}): Promise<LocalNode> {
     writeKnownHosts(name, a.nodeAddr, SSH_PORT, hostPub);
     await ensureSshd(ctx, p, a, cgroup);
 
+    await ensureBpffs(ctx);
     const agentVersion = ensureAgent(ctx, p, bundleDir);
     await ensureSudoers(ctx, p);
 
@@ -148,12 +150,14 @@ export async function nodeDown(opts: LocalNodeOptions = {}): Promise<void> {
     // Unmount first, while Redis is still there for JuiceFS to flush to.
     await unmountJuicefs(ctx, p);
     await stopNodeProcesses(ctx, p);
+    removeNodePins(ctx, nodeCgroupDir(p.name));
     await removeNetwork(ctx, p);
     await removeCgroup(ctx, name);
     removeSudoers(ctx, p);
     await removeUser(ctx, p);
     removeTree(ctx, p.dir);
     releaseRunSshd(ctx, otherNodes(name));
+    await releaseBpffs(ctx, otherNodes(name));
     removeEmptyDirs(ctx, [SERVER_NODES_DIR, SERVER_ROOT]);
     if (existsSync(p.mountpoint)) removeEmptyDirs(ctx, [p.mountpoint, MOUNT_ROOT]);
     else removeEmptyDirs(ctx, [MOUNT_ROOT]);

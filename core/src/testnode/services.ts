@@ -251,6 +251,10 @@ export async function ensureJuicefs(
     '-d',
     '--cache-dir',
     p.cacheDir,
+    // No local block cache: every read and write crosses the object-store connection, the
+    // path the bypass accelerates and the tests verify byte for byte.
+    '--cache-size',
+    '0',
     '--log',
     log,
     '--no-usage-report',
