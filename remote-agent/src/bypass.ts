@@ -121,11 +121,12 @@ export class BypassSession {
     const res = obj.load();
     if (res.errno !== 0) {
       const tramp = progs.find((p) => TRAMPOLINE_ATTACH.has(p.attachType));
-      if (res.errno === 1 && tramp && res.log.trim() === '') {
+      // As root, EPERM from a load with a trampoline program is the kernel refusing trampolines.
+      if (res.errno === 1 && tramp) {
         throw new AgentError(
           ErrorCode.KernelFeatureMissing,
           `program ${tramp.name} (${tramp.section}) needs BPF trampolines (fentry/fexit/LSM), which this kernel refuses; use tp_btf, raw_tp or tracepoints instead`,
-          `bpf_object__load: EPERM with an empty verifier log`,
+          `bpf_object__load: EPERM before verification of ${tramp.name}`,
         );
       }
       if (res.log.trim() !== '') {
