@@ -54,7 +54,7 @@ switch (tier) {
     break;
   case 'extension': {
     const counts = join(resultsDir, 'extension-mocha.json');
-    const res = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'out/test/harness/runVsCodeTests.js')], {
+    const res = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'out/test/extension/run.js')], {
       stdio: 'inherit',
       cwd: root,
       env: { ...process.env, DFS_EBPF_MOCHA_RESULTS: counts },

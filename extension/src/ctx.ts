@@ -28,6 +28,8 @@ export class Ctx implements vscode.Disposable {
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The last failure a command reported (what the user saw), for tests and diagnostics. */
+  lastError: string | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('DFS eBPF', { log: true });
@@ -168,13 +170,16 @@ export class Ctx implements vscode.Disposable {
   }
 
   /** Show a failure as one sentence with its code, log the detail, offer the log. */
-  async reportError(what: string, err: unknown): Promise<void> {
+  reportError(what: string, err: unknown): void {
+    this.lastError = `${what}: ${describeError(err)}`;
     const code = err instanceof DfsError ? ` [${errorCodeName(err.code)}]` : '';
     this.log.error(`${what}: ${describeError(err)}${code}`);
     if (err instanceof DfsError && err.detail) this.log.error(err.detail);
     if (err instanceof Error && !(err instanceof DfsError) && err.stack) this.log.debug(err.stack);
-    const choice = await vscode.window.showErrorMessage(`DFS eBPF: ${what}: ${describeError(err)}`, 'Show Log');
-    if (choice === 'Show Log') this.log.show();
+    // Not awaited: a command must finish even if nobody ever answers the notification.
+    void vscode.window.showErrorMessage(`DFS eBPF: ${what}: ${describeError(err)}`, 'Show Log').then((choice) => {
+      if (choice === 'Show Log') this.log.show();
+    });
   }
 
   isCode(err: unknown, code: ErrorCode): boolean {

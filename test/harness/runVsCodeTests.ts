@@ -2,13 +2,12 @@
 // code-shim.js as the "VS Code executable" (no VS Code download: the shim runs the suite in
 // code-server via runExtensionTests). This keeps the suites in the standard test-electron
 // layout and contract, so they would run unchanged on desktop VS Code.
-// Also a CLI, exiting with the suite's code: node out/test/harness/runVsCodeTests.js
-//   [<extensionDevelopmentPath> [<extensionTestsPath> [<workspaceFolder>]]]; with no
-//   arguments it runs the project's suite (defaultVsCodeTestOptions, as in launch.json).
+// A library only (no CLI here: bundled into another entry, a `require.main` check would fire
+// there too); test/extension/run.ts is the project's entry.
 import { TestRunFailedError, runTests } from '@vscode/test-electron';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { findRepoRoot } from './tools';
 
 export interface VsCodeTestOptions {
@@ -54,36 +53,4 @@ export async function runVsCodeTests(options: VsCodeTestOptions): Promise<number
   } finally {
     if (settingsDir !== undefined) rmSync(settingsDir, { recursive: true, force: true });
   }
-}
-
-/** The project's own suite, as in .vscode/launch.json "Extension Tests". */
-export function defaultVsCodeTestOptions(repoRoot: string = findRepoRoot()): VsCodeTestOptions {
-  return {
-    extensionDevelopmentPath: repoRoot,
-    extensionTestsPath: join(repoRoot, 'out/test/extension/suite/index.js'),
-    workspaceFolder: repoRoot,
-  };
-}
-
-if (require.main === module) {
-  const [dev, tests, folder] = process.argv.slice(2);
-  const options: VsCodeTestOptions =
-    dev === undefined
-      ? defaultVsCodeTestOptions()
-      : {
-          extensionDevelopmentPath: resolve(dev),
-          extensionTestsPath: resolve(tests ?? 'out/test/extension/suite/index.js'),
-          workspaceFolder: folder === undefined ? undefined : resolve(folder),
-        };
-  if (!existsSync(options.extensionTestsPath)) {
-    process.stderr.write(`runVsCodeTests: ${options.extensionTestsPath} is missing; run npm run build first\n`);
-    process.exit(1);
-  }
-  runVsCodeTests(options).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`runVsCodeTests: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -81,7 +81,7 @@ export function attachBypassCommand(ctx: Ctx, diagnostics: vscode.DiagnosticColl
       ctx.log.info(`bypass attached on ${session.target.label}: cgroup ${status.cgroup}, endpoints ${eps}`);
       void vscode.window.showInformationMessage(`DFS eBPF: bypass attached on ${session.target.label} for ${eps}.`);
     } catch (err) {
-      await ctx.reportError('cannot attach the bypass', err);
+      ctx.reportError('cannot attach the bypass', err);
     }
   };
 }
@@ -104,7 +104,7 @@ export function detachBypassCommand(ctx: Ctx): () => Promise<void> {
       ctx.log.info(msg);
       void vscode.window.showInformationMessage(`DFS eBPF: ${msg}`);
     } catch (err) {
-      await ctx.reportError('cannot detach the bypass', err);
+      ctx.reportError('cannot detach the bypass', err);
     }
   };
 }
