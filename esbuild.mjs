@@ -77,10 +77,7 @@ if (!production) {
     ...nodeCommon,
     sourcemap: 'inline',
     entryPoints: Object.fromEntries(
-      walk('test', (p) => p.endsWith('.ts') && !p.includes('/fixtures/')).map((p) => [
-        p.replace(/\.ts$/, ''),
-        p,
-      ]),
+      walk('test', (p) => p.endsWith('.ts') && !p.includes('/fixtures/')).map((p) => [p.replace(/\.ts$/, ''), p]),
     ),
     outdir: 'out',
     external: ['vscode', 'mocha', 'playwright-core', '@vscode/test-electron', ...sshOptionalNatives],

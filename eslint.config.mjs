@@ -5,7 +5,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'build/**', '.cache/**', 'node_modules/**', 'remote-agent/native/build/**', 'test/harness/code-shim.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'out/**',
+      'build/**',
+      '.cache/**',
+      'node_modules/**',
+      'remote-agent/native/build/**',
+      'test/harness/code-shim.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -37,7 +47,32 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // node:test's test()/describe() return promises the runner itself tracks.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        require: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
+      },
+    },
   },
 );

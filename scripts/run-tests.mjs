@@ -19,7 +19,11 @@ function record(passed, failed) {
 
 function nodeTestTier(dir, { serial }) {
   const abs = join(root, 'out', 'test', dir);
-  const files = existsSync(abs) ? readdirSync(abs).filter((f) => f.endsWith('.test.js')).map((f) => join(abs, f)) : [];
+  const files = existsSync(abs)
+    ? readdirSync(abs)
+        .filter((f) => f.endsWith('.test.js'))
+        .map((f) => join(abs, f))
+    : [];
   if (files.length === 0) {
     console.error(`[${tier}] no compiled tests in ${abs}; run npm run build first`);
     return record(0, 1);

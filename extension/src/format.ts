@@ -6,9 +6,7 @@
 import type { BypassStatus } from '@dfs/protocol';
 
 export type BarState =
-  | { kind: 'disconnected' }
-  | { kind: 'busy'; text: string }
-  | { kind: 'connected'; node: string; bypass: BypassStatus };
+  { kind: 'disconnected' } | { kind: 'busy'; text: string } | { kind: 'connected'; node: string; bypass: BypassStatus };
 
 export function formatCount(n: number): string {
   if (n < 1000) return String(n);

@@ -39,7 +39,9 @@ export class BypassStatusBar implements vscode.Disposable {
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     } else {
       this.item.tooltip =
-        s.kind === 'connected' ? `Connected to ${s.node}. Click to attach the bypass.` : 'DFS eBPF: click to attach the bypass';
+        s.kind === 'connected'
+          ? `Connected to ${s.node}. Click to attach the bypass.`
+          : 'DFS eBPF: click to attach the bypass';
       this.item.command = s.kind === 'busy' ? undefined : Commands.attachBypass;
       this.item.backgroundColor = undefined;
     }

@@ -47,7 +47,9 @@ function socketOwners(cgroup: string): Map<number, { pid: number; fd: number }> 
   const visit = (dir: string): void => {
     let entries: string[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return; // the cgroup went away
     }

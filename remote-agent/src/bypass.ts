@@ -96,7 +96,10 @@ export class BypassSession {
     try {
       obj = addon.openObject(target.elf, { name: target.objectName, logLevel: 1, logSize: LOG_SIZE });
     } catch (err) {
-      throw new AgentError(ErrorCode.BadObject, `${target.objectName} is not a loadable BPF object: ${(err as Error).message}`);
+      throw new AgentError(
+        ErrorCode.BadObject,
+        `${target.objectName} is not a loadable BPF object: ${(err as Error).message}`,
+      );
     }
     try {
       const session = new BypassSession(addon, obj, target);
@@ -132,7 +135,10 @@ export class BypassSession {
       if (res.log.trim() !== '') {
         throw new AgentError(ErrorCode.VerifierRejected, `the verifier rejected ${target.objectName}`, res.log);
       }
-      throw fromNative(Object.assign(new Error(`load failed`), { errno: res.errno, op: 'bpf_object__load' }), `loading ${target.objectName}`);
+      throw fromNative(
+        Object.assign(new Error(`load failed`), { errno: res.errno, op: 'bpf_object__load' }),
+        `loading ${target.objectName}`,
+      );
     }
     log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
     this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
@@ -151,8 +157,18 @@ export class BypassSession {
     const loaded = obj.programs();
     const idOf = (name: string): number => loaded.find((p) => p.name === name)?.id ?? 0;
     this.programs = [
-      { id: idOf(BYPASS_OBJECT.skmsgProgram), name: BYPASS_OBJECT.skmsgProgram, type: 'sk_msg', linkId: this.links[0]?.id || null },
-      { id: idOf(BYPASS_OBJECT.sockopsProgram), name: BYPASS_OBJECT.sockopsProgram, type: 'sock_ops', linkId: this.links[1]?.id || null },
+      {
+        id: idOf(BYPASS_OBJECT.skmsgProgram),
+        name: BYPASS_OBJECT.skmsgProgram,
+        type: 'sk_msg',
+        linkId: this.links[0]?.id || null,
+      },
+      {
+        id: idOf(BYPASS_OBJECT.sockopsProgram),
+        name: BYPASS_OBJECT.sockopsProgram,
+        type: 'sock_ops',
+        linkId: this.links[1]?.id || null,
+      },
     ];
     this.adoptNow(log, opId);
     this.adoptTimer = setInterval(() => this.adoptNow(log), ADOPT_INTERVAL_MS);
@@ -167,7 +183,11 @@ export class BypassSession {
       const r = adoptExisting(this.addon, sockhashFd, this.target.cgroup, this.target.endpoints, this.adopted);
       this.adoptedCount += r.added;
       if (r.added > 0 || r.busy > 0) {
-        log.info('bypass', `adopted ${r.added} existing connections${r.busy ? `, ${r.busy} busy (retrying)` : ''}`, opId);
+        log.info(
+          'bypass',
+          `adopted ${r.added} existing connections${r.busy ? `, ${r.busy} busy (retrying)` : ''}`,
+          opId,
+        );
       }
     } catch (err) {
       log.warn('bypass', `adopting existing connections failed: ${(err as Error).message}`, opId);

@@ -42,7 +42,8 @@ function probeByLoad(addon: Addon, name: KernelFeature, file: string): FeatureRe
   try {
     const res = obj.load();
     if (res.errno === 0) return { name, supported: true, detail: `a ${name} program loads` };
-    if (res.errno === 1) return { name, supported: false, detail: `the kernel refuses ${name} programs (EPERM before verification)` };
+    if (res.errno === 1)
+      return { name, supported: false, detail: `the kernel refuses ${name} programs (EPERM before verification)` };
     return { name, supported: false, detail: `loading a ${name} program fails with errno ${res.errno}` };
   } finally {
     obj.close();
@@ -58,7 +59,11 @@ export function probeFeatures(addon: Addon, probeDir: string): FeatureReport[] {
   const pmu = (name: KernelFeature, dev: string): FeatureReport =>
     existsSync(`/sys/bus/event_source/devices/${dev}`)
       ? { name, supported: true, detail: `${dev} PMU present` }
-      : { name, supported: false, detail: `no ${dev} PMU (/sys/bus/event_source/devices/${dev}); kernel built without it` };
+      : {
+          name,
+          supported: false,
+          detail: `no ${dev} PMU (/sys/bus/event_source/devices/${dev}); kernel built without it`,
+        };
   return [
     existsSync('/sys/kernel/btf/vmlinux')
       ? { name: 'btf', supported: true, detail: '/sys/kernel/btf/vmlinux present' }

@@ -19,7 +19,9 @@ import { AGENT_VERSION } from './version';
 
 function main(argv: string[]): void {
   if (argv.includes('--version')) {
-    process.stdout.write(JSON.stringify({ name: 'dfs-ebpf-agent', version: AGENT_VERSION, protocolVersion: PROTOCOL_VERSION }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ name: 'dfs-ebpf-agent', version: AGENT_VERSION, protocolVersion: PROTOCOL_VERSION }) + '\n',
+    );
     return;
   }
   if (!argv.includes('--stdio') && !argv.includes('--sweep')) {

@@ -128,11 +128,15 @@ export class Manager {
 
   attachBypass(params: BypassAttachParams, opId: number): Promise<BypassStatus> {
     return this.serialize(async () => {
-      if (this.bypass) throw new AgentError(ErrorCode.Conflict, 'the bypass is already attached by this connection; detach it first');
+      if (this.bypass)
+        throw new AgentError(ErrorCode.Conflict, 'the bypass is already attached by this connection; detach it first');
       this.requireFeatures();
       const mount = this.chooseMount(params.mountpoint);
       if (!mount.cgroup) {
-        throw new AgentError(ErrorCode.KernelFeatureMissing, `the JuiceFS daemon (pid ${mount.pid}) is not in a cgroup v2 hierarchy`);
+        throw new AgentError(
+          ErrorCode.KernelFeatureMissing,
+          `the JuiceFS daemon (pid ${mount.pid}) is not in a cgroup v2 hierarchy`,
+        );
       }
       const other = this.foreignBypass(mount);
       if (other) {
@@ -213,7 +217,11 @@ export class Manager {
           );
         }
         const last = removePinned(this.addon, mount.cgroup) ?? other.counters;
-        this.log.info('bypass', `removed the pinned bypass on ${mount.cgroup} after ${last.redirected_msgs} redirected messages`, opId);
+        this.log.info(
+          'bypass',
+          `removed the pinned bypass on ${mount.cgroup} after ${last.redirected_msgs} redirected messages`,
+          opId,
+        );
         return { ...detachedStatus(), counters: last };
       }
       return detachedStatus();

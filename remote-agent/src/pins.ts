@@ -49,10 +49,14 @@ function bpffsMounted(): boolean {
 /** Create the pin directory for a cgroup (fails clearly without bpffs). */
 export function preparePinDir(cgroup: string): string {
   if (!bpffsMounted()) {
-    throw new AgentError(ErrorCode.KernelFeatureMissing, `bpffs is not mounted at ${BPFFS}, so the bypass cannot be pinned; mount it (mount -t bpf bpf ${BPFFS}) or attach without pinning`);
+    throw new AgentError(
+      ErrorCode.KernelFeatureMissing,
+      `bpffs is not mounted at ${BPFFS}, so the bypass cannot be pinned; mount it (mount -t bpf bpf ${BPFFS}) or attach without pinning`,
+    );
   }
   const dir = pinDir(cgroup);
-  if (existsSync(dir)) throw new AgentError(ErrorCode.Conflict, `a pinned bypass already exists at ${dir}; detach it first`);
+  if (existsSync(dir))
+    throw new AgentError(ErrorCode.Conflict, `a pinned bypass already exists at ${dir}; detach it first`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -70,7 +74,10 @@ export function readPinned(addon: Addon, cgroup: string): BypassStatus | null {
   try {
     status = JSON.parse(readFileSync(metaFile(cgroup), 'utf8')) as BypassStatus;
   } catch {
-    throw new AgentError(ErrorCode.Internal, `pinned bypass at ${dir} has no description in ${BYPASS_META_ROOT}; remove ${dir} to release it`);
+    throw new AgentError(
+      ErrorCode.Internal,
+      `pinned bypass at ${dir} has no description in ${BYPASS_META_ROOT}; remove ${dir} to release it`,
+    );
   }
   return { ...status, attached: true, owner: 'pinned', counters: pinnedCounters(addon, dir) };
 }

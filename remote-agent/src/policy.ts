@@ -54,11 +54,7 @@ async function resolveIPv4(host: string): Promise<string> {
   }
 }
 
-export async function buildPolicy(
-  metaUrl: string,
-  bucketUrl: string,
-  extra: Endpoint[],
-): Promise<PolicyEndpoint[]> {
+export async function buildPolicy(metaUrl: string, bucketUrl: string, extra: Endpoint[]): Promise<PolicyEndpoint[]> {
   const wanted: { ep: { host: string; port: number } | null; source: EndpointSource }[] = [
     { ep: endpointOfUrl(metaUrl), source: 'meta' },
     { ep: endpointOfUrl(bucketUrl), source: 'object' },

@@ -130,7 +130,12 @@ function toResponseError(err: unknown, log: AgentLog, method: string, opId: numb
 }
 
 /** Wire the manager to a JSON-RPC connection over (reader, writer) and start listening. */
-export function serve(reader: MessageReader, writer: MessageWriter, manager: Manager, log: AgentLog): MessageConnection {
+export function serve(
+  reader: MessageReader,
+  writer: MessageWriter,
+  manager: Manager,
+  log: AgentLog,
+): MessageConnection {
   const conn = createMessageConnection(reader, writer);
   let nextOp = 1;
 
@@ -147,8 +152,16 @@ export function serve(reader: MessageReader, writer: MessageWriter, manager: Man
 
   handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
   handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
-  handle(BypassDetachRequest.method, (p) => parseEmpty(p, BypassDetachRequest.method), (_p, op) => manager.detachBypass(op));
-  handle(BypassStatusRequest.method, (p) => parseEmpty(p, BypassStatusRequest.method), () => manager.bypassStatus());
+  handle(
+    BypassDetachRequest.method,
+    (p) => parseEmpty(p, BypassDetachRequest.method),
+    (_p, op) => manager.detachBypass(op),
+  );
+  handle(
+    BypassStatusRequest.method,
+    (p) => parseEmpty(p, BypassStatusRequest.method),
+    () => manager.bypassStatus(),
+  );
 
   // A body that is not JSON never reaches a handler: answer it as JSON-RPC says (id null).
   reader.onError((err) => {

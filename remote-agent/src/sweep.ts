@@ -52,7 +52,9 @@ export function sweepOrphans(addon: Addon, log: AgentLog): number {
       byName.set(name, [...(byName.get(name) ?? []), id]);
     }
   }
-  const live = new Set((byName.get(BYPASS_OBJECT.sockopsProgram) ?? []).flatMap((id) => mapsNamed(addon, id, BYPASS_OBJECT.sockhashMap)));
+  const live = new Set(
+    (byName.get(BYPASS_OBJECT.sockopsProgram) ?? []).flatMap((id) => mapsNamed(addon, id, BYPASS_OBJECT.sockhashMap)),
+  );
   let released = 0;
   for (const prog of byName.get(BYPASS_OBJECT.skmsgProgram) ?? []) {
     for (const mapId of mapsNamed(addon, prog, BYPASS_OBJECT.sockhashMap)) {

@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
-import { launchBrowser, openWorkbench, runCommand, screenshot, waitForStatusBarText, type BrowserSession } from '../harness/browser';
+import {
+  launchBrowser,
+  openWorkbench,
+  runCommand,
+  screenshot,
+  waitForStatusBarText,
+  type BrowserSession,
+} from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
 import { repoRoot } from '../support/repo';
@@ -42,32 +49,36 @@ after(async () => {
   await nodeDown({ name: NAME });
 });
 
-test('palette → "Attach bypass" → status bar on with counters → "Detach bypass" → off', { timeout: 240_000 }, async () => {
-  assert.ok(server && browser);
-  const { page } = browser;
-  await openWorkbench(page, server.url, workspace);
-  try {
-    // autoConnect: the installed extension connects at startup and says the bypass is off.
-    await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 60_000);
+test(
+  'palette → "Attach bypass" → status bar on with counters → "Detach bypass" → off',
+  { timeout: 240_000 },
+  async () => {
+    assert.ok(server && browser);
+    const { page } = browser;
+    await openWorkbench(page, server.url, workspace);
+    try {
+      // autoConnect: the installed extension connects at startup and says the bypass is off.
+      await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 60_000);
 
-    await runCommand(page, 'Attach bypass');
-    await waitForStatusBarText(page, STATUS_ITEM, /bypass on/, 60_000);
-    // Traffic through JuiceFS shows up in the status bar as redirected bytes.
-    const data = randomBytes(4 << 20);
-    const file = join(node.mountpoint, 'e2e.bin');
-    writeFileSync(file, data);
-    assert.ok(readFileSync(file).equals(data));
-    const on = await waitForStatusBarText(page, STATUS_ITEM, /bypass on · [\d.]+k? msgs · [\d.]+ MiB/, 30_000);
-    assert.match(on, /dfsitui: bypass on/);
-    await screenshot(page, join(artifacts, 'bypass-on.png'));
+      await runCommand(page, 'Attach bypass');
+      await waitForStatusBarText(page, STATUS_ITEM, /bypass on/, 60_000);
+      // Traffic through JuiceFS shows up in the status bar as redirected bytes.
+      const data = randomBytes(4 << 20);
+      const file = join(node.mountpoint, 'e2e.bin');
+      writeFileSync(file, data);
+      assert.ok(readFileSync(file).equals(data));
+      const on = await waitForStatusBarText(page, STATUS_ITEM, /bypass on · [\d.]+k? msgs · [\d.]+ MiB/, 30_000);
+      assert.match(on, /dfsitui: bypass on/);
+      await screenshot(page, join(artifacts, 'bypass-on.png'));
 
-    await runCommand(page, 'Detach bypass');
-    const off = await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 30_000);
-    assert.match(off, /dfsitui: bypass off/);
-    await screenshot(page, join(artifacts, 'bypass-off.png'));
-    rmSync(file);
-  } catch (err) {
-    await screenshot(page, join(artifacts, 'failure.png')).catch(() => undefined);
-    throw err;
-  }
-});
+      await runCommand(page, 'Detach bypass');
+      const off = await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 30_000);
+      assert.match(off, /dfsitui: bypass off/);
+      await screenshot(page, join(artifacts, 'bypass-off.png'));
+      rmSync(file);
+    } catch (err) {
+      await screenshot(page, join(artifacts, 'failure.png')).catch(() => undefined);
+      throw err;
+    }
+  },
+);

@@ -23,7 +23,9 @@ async function main(): Promise<number> {
       extensionTestsPath: join(root, 'out/test/extension/suite/index.js'),
       workspaceFolder: workspace,
       settings: { 'dfsEbpf.node': `local:${NODE}`, 'dfsEbpf.autoConnect': false, 'dfsEbpf.statusRefreshSeconds': 0.5 },
-      extensionHostEnv: process.env.DFS_EBPF_MOCHA_RESULTS ? { DFS_EBPF_MOCHA_RESULTS: process.env.DFS_EBPF_MOCHA_RESULTS } : {},
+      extensionHostEnv: process.env.DFS_EBPF_MOCHA_RESULTS
+        ? { DFS_EBPF_MOCHA_RESULTS: process.env.DFS_EBPF_MOCHA_RESULTS }
+        : {},
     });
   } finally {
     rmSync(workspace, { recursive: true, force: true });

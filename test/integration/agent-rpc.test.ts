@@ -30,7 +30,12 @@ function frame(body: string): string {
   return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-async function expectCode<P, R>(client: AgentClient, spec: RequestSpec<P, R>, params: P, code: number): Promise<DfsError> {
+async function expectCode<P, R>(
+  client: AgentClient,
+  spec: RequestSpec<P, R>,
+  params: P,
+  code: number,
+): Promise<DfsError> {
   try {
     await client.request(spec, params);
   } catch (err) {
@@ -50,12 +55,18 @@ test('initialize reports versions and probed kernel features', async () => {
     assert.match(info.agentVersion, /^\d+\.\d+\.\d+/);
     assert.match(info.libbpfVersion, /^v\d+\.\d+/);
     const feature = (n: string) => info.features.find((f) => f.name === n);
-    for (const n of ['sock_ops', 'sk_msg', 'sockhash', 'cgroup_v2', 'btf']) assert.equal(feature(n)?.supported, true, n);
+    for (const n of ['sock_ops', 'sk_msg', 'sockhash', 'cgroup_v2', 'btf'])
+      assert.equal(feature(n)?.supported, true, n);
     // This kernel is built without kprobes (DESIGN.md §2): the probe must say so, with a reason.
     assert.equal(feature('kprobe')?.supported, false);
     assert.match(feature('kprobe')?.detail ?? '', /kprobe/);
     assert.deepEqual(info.juicefs, [], 'an empty network namespace has no JuiceFS of its own');
-    await expectCode(client, InitializeRequest, { client: 'test', protocolVersion: 999 }, ErrorCode.AgentVersionMismatch);
+    await expectCode(
+      client,
+      InitializeRequest,
+      { client: 'test', protocolVersion: 999 },
+      ErrorCode.AgentVersionMismatch,
+    );
   } finally {
     agent.kill('SIGKILL');
   }
@@ -77,7 +88,7 @@ test('garbage, bad fields and unknown methods get coded answers; the agent keeps
     assert.match(e.message, /extraEndpoints/);
     await expectCode(client, BypassAttachRequest, { command: 'id' } as never, ErrorCode.BadRequest);
     // 3. An unknown method: JSON-RPC MethodNotFound.
-    await expectCode(client, { method: 'shell/exec' } as RequestSpec<unknown, unknown>, { cmd: 'id' }, -32601);
+    await expectCode(client, { method: 'shell/exec' }, { cmd: 'id' }, -32601);
     // 4. A valid request that cannot be met here: a clear JuiceFS error, not a crash.
     const nf = await expectCode(client, BypassAttachRequest, {}, ErrorCode.JuiceFsNotFound);
     assert.match(nf.message, /no JuiceFS mount/);

@@ -32,7 +32,10 @@ after(async () => {
 function liveOf(progIds: number[], linkIds: number[]): string[] {
   const progs = new Set(bpfPrograms().map((p) => p.id));
   const links = new Set(bpfLinks().map((l) => l.id));
-  return [...progIds.filter((id) => progs.has(id)).map((id) => `prog ${id}`), ...linkIds.filter((id) => links.has(id)).map((id) => `link ${id}`)];
+  return [
+    ...progIds.filter((id) => progs.has(id)).map((id) => `prog ${id}`),
+    ...linkIds.filter((id) => links.has(id)).map((id) => `link ${id}`),
+  ];
 }
 
 async function killWhileAttached(t: TestContext, kill: (s: NodeSession) => void, dirName: string): Promise<void> {
@@ -44,11 +47,18 @@ async function killWhileAttached(t: TestContext, kill: (s: NodeSession) => void,
   const dir = join(node.mountpoint, dirName);
   const io = backgroundIo(dir);
   await new Promise((r) => setTimeout(r, 1500)); // I/O is flowing through the bypass
-  assert.ok((await session.request(BypassStatusRequest, {})).counters.redirected_msgs > 0, 'traffic went through the bypass');
+  assert.ok(
+    (await session.request(BypassStatusRequest, {})).counters.redirected_msgs > 0,
+    'traffic went through the bypass',
+  );
 
   const closed = new Promise<string>((r) => session.onClose(r));
   kill(session);
-  const took = await waitFor(() => liveOf(progIds, linkIds).length === 0, 2000, `programs and links ${liveOf(progIds, linkIds).join(', ')} released`);
+  const took = await waitFor(
+    () => liveOf(progIds, linkIds).length === 0,
+    2000,
+    `programs and links ${liveOf(progIds, linkIds).join(', ')} released`,
+  );
   assert.ok(took <= 2000);
   t.diagnostic(`programs and links released ${took} ms after the fault`);
   assert.match(await closed, /./, 'the client learned that the session ended');
@@ -62,19 +72,29 @@ async function killWhileAttached(t: TestContext, kill: (s: NodeSession) => void,
   await clean(dir);
 }
 
-test('SIGKILL of the agent while attached: nothing of ours stays in the kernel (within 2 s), files intact', { timeout: 120_000 }, async (t) => {
-  await killWhileAttached(t, (s) => process.kill(s.info.agentPid, 'SIGKILL'), 'it-sigkill');
-});
+test(
+  'SIGKILL of the agent while attached: nothing of ours stays in the kernel (within 2 s), files intact',
+  { timeout: 120_000 },
+  async (t) => {
+    await killWhileAttached(t, (s) => process.kill(s.info.agentPid, 'SIGKILL'), 'it-sigkill');
+  },
+);
 
-test('closing the SSH connection while attached: nothing of ours stays in the kernel (within 2 s), files intact', { timeout: 120_000 }, async (t) => {
-  await killWhileAttached(t, (s) => s.ssh.close(), 'it-sshclose');
-});
+test(
+  'closing the SSH connection while attached: nothing of ours stays in the kernel (within 2 s), files intact',
+  { timeout: 120_000 },
+  async (t) => {
+    await killWhileAttached(t, (s) => s.ssh.close(), 'it-sshclose');
+  },
+);
 
 function sshdLogSize(): number {
   return statSync(join('/var/lib/dfs-ebpf/nodes', NAME, 'logs/sshd.log')).size;
 }
 function sshdLogSince(offset: number): string {
-  return readFileSync(join('/var/lib/dfs-ebpf/nodes', NAME, 'logs/sshd.log')).subarray(offset).toString('utf8');
+  return readFileSync(join('/var/lib/dfs-ebpf/nodes', NAME, 'logs/sshd.log'))
+    .subarray(offset)
+    .toString('utf8');
 }
 
 test('a wrong host key is refused before authentication', async () => {
@@ -113,37 +133,51 @@ test('an unknown host is refused before authentication', async () => {
   assert.equal(authStarted, false);
 });
 
-test('bad objects, a verifier rejection and a missing kernel feature get coded errors; the agent keeps serving', { timeout: 120_000 }, async () => {
-  const session = await openSession(NAME);
-  try {
-    const expect = async (object: Buffer, code: ErrorCode, message: RegExp): Promise<DfsError> => {
-      const err = await session.request(BypassAttachRequest, { object: object.toString('base64'), objectName: 'x.bpf.o' }).then(
-        () => assert.fail('attach should fail'),
-        (e: unknown) => e,
+test(
+  'bad objects, a verifier rejection and a missing kernel feature get coded errors; the agent keeps serving',
+  { timeout: 120_000 },
+  async () => {
+    const session = await openSession(NAME);
+    try {
+      const expect = async (object: Buffer, code: ErrorCode, message: RegExp): Promise<DfsError> => {
+        const err = await session
+          .request(BypassAttachRequest, { object: object.toString('base64'), objectName: 'x.bpf.o' })
+          .then(
+            () => assert.fail('attach should fail'),
+            (e: unknown) => e,
+          );
+        assert.ok(err instanceof DfsError, String(err));
+        assert.equal(err.code, code, err.message);
+        assert.match(err.message, message);
+        assert.equal(
+          (await session.request(BypassStatusRequest, {})).attached,
+          false,
+          'nothing attached, agent still serving',
+        );
+        return err;
+      };
+      await expect(Buffer.from('this is not an ELF file at all'), ErrorCode.BadObject, /not a loadable BPF object/);
+      await expect(readFileSync('/bin/true'), ErrorCode.BadObject, /not a loadable BPF object/);
+
+      const fixtures = join(repoRoot(), 'test/fixtures/bpf/bypass');
+      const build = async (file: string): Promise<Buffer> => {
+        const r = await compileBpf(join(fixtures, file), join(scratch, 'obj'), [join(repoRoot(), 'bpf')]);
+        assert.ok(r.ok, r.stderr);
+        return readFileSync(r.object);
+      };
+      const rejected = await expect(await build('rejected.bpf.c'), ErrorCode.VerifierRejected, /verifier rejected/);
+      assert.match(rejected.detail ?? '', /invalid mem access 'map_value_or_null'/);
+      assert.match(rejected.detail ?? '', /@ rejected\.bpf\.c:\d+/);
+
+      const fentry = await expect(
+        await build('with_fentry.bpf.c'),
+        ErrorCode.KernelFeatureMissing,
+        /trace_sendmsg.*fentry.*refuses/,
       );
-      assert.ok(err instanceof DfsError, String(err));
-      assert.equal(err.code, code, err.message);
-      assert.match(err.message, message);
-      assert.equal((await session.request(BypassStatusRequest, {})).attached, false, 'nothing attached, agent still serving');
-      return err;
-    };
-    await expect(Buffer.from('this is not an ELF file at all'), ErrorCode.BadObject, /not a loadable BPF object/);
-    await expect(readFileSync('/bin/true'), ErrorCode.BadObject, /not a loadable BPF object/);
-
-    const fixtures = join(repoRoot(), 'test/fixtures/bpf/bypass');
-    const build = async (file: string): Promise<Buffer> => {
-      const r = await compileBpf(join(fixtures, file), join(scratch, 'obj'), [join(repoRoot(), 'bpf')]);
-      assert.ok(r.ok, r.stderr);
-      return readFileSync(r.object);
-    };
-    const rejected = await expect(await build('rejected.bpf.c'), ErrorCode.VerifierRejected, /verifier rejected/);
-    assert.match(rejected.detail ?? '', /invalid mem access 'map_value_or_null'/);
-    assert.match(rejected.detail ?? '', /@ rejected\.bpf\.c:\d+/);
-
-    const fentry = await expect(await build('with_fentry.bpf.c'), ErrorCode.KernelFeatureMissing, /trace_sendmsg.*fentry.*refuses/);
-    assert.match(fentry.message, /tp_btf/);
-    assert.ok(!bpfPrograms().some((p) => p.name?.startsWith('bypass_')), 'a failed attach leaves nothing loaded');
-  } finally {
-    session.close();
-  }
-});
+      assert.match(fentry.message, /tp_btf/);
+      assert.ok(!bpfPrograms().some((p) => p.name?.startsWith('bypass_')), 'a failed attach leaves nothing loaded');
+    } finally {
+      session.close();
+    }
+  },
+);

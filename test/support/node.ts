@@ -16,12 +16,16 @@ export function upNode(name: string): Promise<LocalNode> {
   return nodeUp({ name, agentBundleDir: agentBundle() });
 }
 
-export function openSession(name: string, extra: { onAuthStart?: () => void; knownHostsFile?: string } = {}): Promise<NodeSession> {
-  return connectNode(
-    `local:${name}`,
-    extra.knownHostsFile ? { knownHostsFile: extra.knownHostsFile } : {},
-    { log: nullLogger, clientName: 'integration-test', bundleDir: agentBundle(), ...(extra.onAuthStart ? { onAuthStart: extra.onAuthStart } : {}) },
-  );
+export function openSession(
+  name: string,
+  extra: { onAuthStart?: () => void; knownHostsFile?: string } = {},
+): Promise<NodeSession> {
+  return connectNode(`local:${name}`, extra.knownHostsFile ? { knownHostsFile: extra.knownHostsFile } : {}, {
+    log: nullLogger,
+    clientName: 'integration-test',
+    bundleDir: agentBundle(),
+    ...(extra.onAuthStart ? { onAuthStart: extra.onAuthStart } : {}),
+  });
 }
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -82,7 +86,11 @@ export function backgroundIo(dir: string, maxMs = 60_000): { stop: () => Promise
   const loop = (async () => {
     let round = 0;
     while (!stopped && Date.now() < deadline) {
-      const files = await writeRandomFiles(join(dir, `r${round++}`), Array.from({ length: 32 }, (_, i) => 1 + ((i * 7919) % 65536)), 8);
+      const files = await writeRandomFiles(
+        join(dir, `r${round++}`),
+        Array.from({ length: 32 }, (_, i) => 1 + ((i * 7919) % 65536)),
+        8,
+      );
       written.push(...files);
       const bad = await corruptFiles(files, 8);
       if (bad.length > 0) throw new Error(`corrupt while I/O was running: ${bad.join(', ')}`);

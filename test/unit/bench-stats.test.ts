@@ -9,7 +9,13 @@ test('nearest-rank percentiles and medians', () => {
   assert.equal(median(xs), 3);
   assert.equal(percentile(xs, 100), 5);
   assert.equal(percentile(xs, 0), 1);
-  assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99), 99);
+  assert.equal(
+    percentile(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      99,
+    ),
+    99,
+  );
   assert.ok(Number.isNaN(median([])));
 });
 
@@ -26,7 +32,10 @@ test('redis-benchmark 7 CSV output', () => {
 });
 
 test('load generators run inside the node netns and cgroup, argv passed through untouched', () => {
-  const [file, args] = inNode({ name: 'dfsnode0', cgroup: '/sys/fs/cgroup/unified/dfs-ebpf/dfsnode0', mountpoint: '/m' }, ['redis-benchmark', '-t', 'set; rm -rf /']);
+  const [file, args] = inNode(
+    { name: 'dfsnode0', cgroup: '/sys/fs/cgroup/unified/dfs-ebpf/dfsnode0', mountpoint: '/m' },
+    ['redis-benchmark', '-t', 'set; rm -rf /'],
+  );
   assert.equal(file, 'nsenter');
   assert.equal(args[0], '--net=/run/netns/dfsnode0');
   assert.deepEqual(args.slice(-3), ['redis-benchmark', '-t', 'set; rm -rf /']);

@@ -18,7 +18,9 @@ import { repoRoot } from '../support/repo';
 test('struct layouts in bpf/bypass.h equal the protocol constants', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dfs-abi-'));
   try {
-    const offsets = BYPASS_STATS_FIELDS.map((f) => `printf("\\"${f}\\": %zu,", offsetof(struct bypass_stats, ${f}));`).join('\n');
+    const offsets = BYPASS_STATS_FIELDS.map(
+      (f) => `printf("\\"${f}\\": %zu,", offsetof(struct bypass_stats, ${f}));`,
+    ).join('\n');
     writeFileSync(
       join(dir, 'abi.c'),
       `#include <linux/types.h>

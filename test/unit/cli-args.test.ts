@@ -6,7 +6,10 @@ import { numberValue, parseArgs, UsageError, value } from '../../cli/src/args';
 const spec = { json: {}, node: { value: true }, extra: { value: true, repeat: true }, rounds: { value: true } };
 
 test('positionals, flags and values in any order', () => {
-  const p = parseArgs(['attach', '--json', 'bypass', '--node=n1', '--extra', '1.2.3.4:5', '--extra', '1.2.3.4:6'], spec);
+  const p = parseArgs(
+    ['attach', '--json', 'bypass', '--node=n1', '--extra', '1.2.3.4:5', '--extra', '1.2.3.4:6'],
+    spec,
+  );
   assert.deepEqual(p.positionals, ['attach', 'bypass']);
   assert.ok(p.flags.has('json'));
   assert.equal(value(p, 'node'), 'n1');

@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandCategory, Commands, CommandTitles, SettingKeys, SettingsSection } from '../../extension/src/contributions';
+import {
+  CommandCategory,
+  Commands,
+  CommandTitles,
+  SettingKeys,
+  SettingsSection,
+} from '../../extension/src/contributions';
 import { repoRoot } from '../support/repo';
 
 interface Manifest {
@@ -36,5 +42,6 @@ test('settings in the registry equal the contributed configuration', () => {
 });
 
 test('no setting stores a password or passphrase', () => {
-  for (const k of Object.keys(pkg.contributes.configuration.properties)) assert.doesNotMatch(k, /pass(word|phrase)|secret/i);
+  for (const k of Object.keys(pkg.contributes.configuration.properties))
+    assert.doesNotMatch(k, /pass(word|phrase)|secret/i);
 });

@@ -4,10 +4,25 @@ import assert from 'node:assert/strict';
 import type { BypassStatus } from '../../protocol/src';
 import { barText, formatBytes, formatCount } from '../../extension/src/format';
 
-const counters = { redirected_msgs: 12345, redirected_bytes: 5 * 1024 * 1024, misses: 0, errors: 0, sockets_added: 4, sockets_skipped: 0 };
+const counters = {
+  redirected_msgs: 12345,
+  redirected_bytes: 5 * 1024 * 1024,
+  misses: 0,
+  errors: 0,
+  sockets_added: 4,
+  sockets_skipped: 0,
+};
 const on: BypassStatus = {
-  attached: true, owner: 'this-connection', objectName: 'bypass.bpf.o', mountpoint: '/mnt/x', cgroup: '/cg',
-  endpoints: [], programs: [], counters, adoptedSockets: 0, attachedAt: '2026-11-25T00:00:00Z',
+  attached: true,
+  owner: 'this-connection',
+  objectName: 'bypass.bpf.o',
+  mountpoint: '/mnt/x',
+  cgroup: '/cg',
+  endpoints: [],
+  programs: [],
+  counters,
+  adoptedSockets: 0,
+  attachedAt: '2026-11-25T00:00:00Z',
 };
 
 test('counts and sizes', () => {
@@ -21,6 +36,9 @@ test('counts and sizes', () => {
 
 test('bar text says on/off and shows the counters when on', () => {
   assert.match(barText({ kind: 'disconnected' }), /no node/);
-  assert.equal(barText({ kind: 'connected', node: 'dfsnode0', bypass: on }), '$(zap) dfsnode0: bypass on · 12.3k msgs · 5.0 MiB');
+  assert.equal(
+    barText({ kind: 'connected', node: 'dfsnode0', bypass: on }),
+    '$(zap) dfsnode0: bypass on · 12.3k msgs · 5.0 MiB',
+  );
   assert.match(barText({ kind: 'connected', node: 'dfsnode0', bypass: { ...on, attached: false } }), /bypass off/);
 });

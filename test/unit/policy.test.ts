@@ -15,7 +15,14 @@ test('endpoints of the URL schemes JuiceFS uses', () => {
 });
 
 test('local-only schemes have no endpoint', () => {
-  for (const u of ['file:///var/jfs/', 'sqlite3:///tmp/jfs.db', 'badger:///tmp/b', 'unix:///run/redis.sock', 'not a url', '']) {
+  for (const u of [
+    'file:///var/jfs/',
+    'sqlite3:///tmp/jfs.db',
+    'badger:///tmp/b',
+    'unix:///run/redis.sock',
+    'not a url',
+    '',
+  ]) {
     assert.equal(endpointOfUrl(u), null, u);
   }
 });

@@ -43,10 +43,16 @@ test('settings override the config; Host * supplies the user of a bare host', ()
 test('a local node that is not up is a NodeNotUp error that says what to run', () => {
   assert.throws(
     () => resolveTarget('local:nosuchnode', {}, env),
-    (err: unknown) => err instanceof DfsError && err.code === ErrorCode.NodeNotUp && /dfs-ebpf node up --name nosuchnode/.test(err.message),
+    (err: unknown) =>
+      err instanceof DfsError &&
+      err.code === ErrorCode.NodeNotUp &&
+      /dfs-ebpf node up --name nosuchnode/.test(err.message),
   );
 });
 
 test('garbage is a BadRequest', () => {
-  assert.throws(() => resolveTarget('a b c', {}, env), (err: unknown) => err instanceof DfsError && err.code === ErrorCode.BadRequest);
+  assert.throws(
+    () => resolveTarget('a b c', {}, env),
+    (err: unknown) => err instanceof DfsError && err.code === ErrorCode.BadRequest,
+  );
 });

@@ -23,7 +23,13 @@ export async function benchCommand(p: Parsed, io: Io): Promise<number> {
       );
     }
     const node = { name: local.name, cgroup: local.cgroup, mountpoint: local.mountpoint };
-    const report = await runAbBench(session, standardWorkloads(node, p.flags.has('quick')), rounds, stderrLogger(io), stderrProgress(io));
+    const report = await runAbBench(
+      session,
+      standardWorkloads(node, p.flags.has('quick')),
+      rounds,
+      stderrLogger(io),
+      stderrProgress(io),
+    );
     if (io.json) printJson(report);
     else {
       printLines([

@@ -78,7 +78,11 @@ async function objectParams(file: string | undefined): Promise<Pick<BypassAttach
   let object = file;
   if (file.endsWith('.c')) {
     const res = await compileBpf(file, join(tmpdir(), `dfs-ebpf-${process.pid}`));
-    if (!res.ok) throw new DfsError(ErrorCode.BadObject, `${file} does not compile: ${res.diagnostics[0]?.message ?? res.stderr.trim()}`);
+    if (!res.ok)
+      throw new DfsError(
+        ErrorCode.BadObject,
+        `${file} does not compile: ${res.diagnostics[0]?.message ?? res.stderr.trim()}`,
+      );
     object = res.object;
   }
   try {
@@ -92,7 +96,8 @@ function waitForStop(durationS: number | undefined, session: NodeSession): Promi
   return new Promise((resolve) => {
     const onInt = (): void => done('SIGINT');
     const onTerm = (): void => done('SIGTERM');
-    const timer = durationS === undefined ? undefined : setTimeout(() => done(`${durationS} s elapsed`), durationS * 1000);
+    const timer =
+      durationS === undefined ? undefined : setTimeout(() => done(`${durationS} s elapsed`), durationS * 1000);
     function done(why: string): void {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -106,7 +111,10 @@ function waitForStop(durationS: number | undefined, session: NodeSession): Promi
 }
 
 export async function attachCommand(p: Parsed, io: Io): Promise<number> {
-  if (p.positionals[1] !== 'bypass') throw new UsageError('usage: dfs-ebpf attach bypass [--node NODE] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]] [--json]');
+  if (p.positionals[1] !== 'bypass')
+    throw new UsageError(
+      'usage: dfs-ebpf attach bypass [--node NODE] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]] [--json]',
+    );
   const hold = p.flags.has('hold');
   const duration = numberValue(p, 'duration', 0.1, 7 * 86400);
   if (duration !== undefined && !hold) throw new UsageError('--duration needs --hold');
@@ -118,13 +126,20 @@ export async function attachCommand(p: Parsed, io: Io): Promise<number> {
   const session = await openSession(p, io);
   try {
     const status = await session.request(BypassAttachRequest, params);
-    if (io.json) printJson({ node: { name: session.target.label, ssh: targetAddress(session.target) }, bypass: bypassDoc(status) });
+    if (io.json)
+      printJson({
+        node: { name: session.target.label, ssh: targetAddress(session.target) },
+        bypass: bypassDoc(status),
+      });
     else printLines([`attached on ${session.target.label}`, ...bypassLines(status)]);
     if (!hold) return 0;
     const why = await waitForStop(duration, session);
-    if (session.isClosed) throw new DfsError(ErrorCode.ConnectionLost, `lost the node while holding the bypass (${why}); it was released`);
+    if (session.isClosed)
+      throw new DfsError(ErrorCode.ConnectionLost, `lost the node while holding the bypass (${why}); it was released`);
     const final = await session.request(BypassDetachRequest, {});
-    process.stderr.write(`detached (${why}) after ${final.counters.redirected_msgs} redirected messages, ${final.counters.redirected_bytes} bytes\n`);
+    process.stderr.write(
+      `detached (${why}) after ${final.counters.redirected_msgs} redirected messages, ${final.counters.redirected_bytes} bytes\n`,
+    );
     return 0;
   } finally {
     session.close();
@@ -137,7 +152,10 @@ export async function detachCommand(p: Parsed, io: Io): Promise<number> {
   try {
     const final = await session.request(BypassDetachRequest, {});
     if (io.json) printJson({ node: { name: session.target.label }, bypass: bypassDoc(final) });
-    else printLines([`bypass detached on ${session.target.label} after ${final.counters.redirected_msgs} redirected messages`]);
+    else
+      printLines([
+        `bypass detached on ${session.target.label} after ${final.counters.redirected_msgs} redirected messages`,
+      ]);
     return 0;
   } finally {
     session.close();
@@ -162,7 +180,9 @@ export async function statusCommand(p: Parsed, io: Io): Promise<number> {
       printLines([
         `node ${session.target.label} (${targetAddress(session.target)}): kernel ${i.kernel.release}, agent ${i.agentVersion}, libbpf ${i.libbpfVersion}`,
         `  missing kernel features: ${missing.join(', ') || 'none'}`,
-        ...i.juicefs.map((m) => `  juicefs ${m.mountpoint} (${m.volume}, ${m.version}) meta ${m.meta} bucket ${m.bucket}`),
+        ...i.juicefs.map(
+          (m) => `  juicefs ${m.mountpoint} (${m.volume}, ${m.version}) meta ${m.meta} bucket ${m.bucket}`,
+        ),
         ...bypassLines(b),
       ]);
     }

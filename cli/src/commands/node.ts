@@ -53,7 +53,11 @@ export async function nodeCommand(p: Parsed, io: Io): Promise<number> {
         );
       }
       if (io.json) printJson({ ...nodeDoc(st.node), up: true, components: st.components });
-      else printLines([`test node ${st.node.name} is up`, ...st.components.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`)]);
+      else
+        printLines([
+          `test node ${st.node.name} is up`,
+          ...st.components.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
+        ]);
       return 0;
     }
     default:

@@ -22,7 +22,8 @@ function toDfsError(err: unknown, method: string, closedWhy: () => string | unde
     return new DfsError(code, err.message, data?.detail);
   }
   const why = closedWhy();
-  if (why !== undefined) return new DfsError(ErrorCode.ConnectionLost, `${method}: the agent connection closed (${why})`);
+  if (why !== undefined)
+    return new DfsError(ErrorCode.ConnectionLost, `${method}: the agent connection closed (${why})`);
   return new DfsError(ErrorCode.ConnectionLost, `${method}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
@@ -62,12 +63,16 @@ export class AgentClient {
 
   async request<P, R>(spec: RequestSpec<P, R>, params: P): Promise<R> {
     if (this.closedWhy !== undefined) {
-      throw new DfsError(ErrorCode.ConnectionLost, `${spec.method}: the agent connection is closed (${this.closedWhy})`);
+      throw new DfsError(
+        ErrorCode.ConnectionLost,
+        `${spec.method}: the agent connection is closed (${this.closedWhy})`,
+      );
     }
     // Pending requests must fail when the stream closes, even if the transport never answers.
     let onClosed: ((why: string) => void) | undefined;
     const closed = new Promise<never>((_, reject) => {
-      onClosed = (why) => reject(new DfsError(ErrorCode.ConnectionLost, `${spec.method}: the agent connection closed (${why})`));
+      onClosed = (why) =>
+        reject(new DfsError(ErrorCode.ConnectionLost, `${spec.method}: the agent connection closed (${why})`));
       this.closeListeners.push(onClosed);
     });
     try {

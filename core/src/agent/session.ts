@@ -66,7 +66,10 @@ export class NodeSession {
       });
       const agent = new AgentClient(channel, channel);
       if (opts.onAgentLog) agent.onLog(opts.onAgentLog);
-      exited.then((code) => agent.markClosed(`exited with code ${code ?? 'signal'}`), () => undefined);
+      exited.then(
+        (code) => agent.markClosed(`exited with code ${code ?? 'signal'}`),
+        () => undefined,
+      );
 
       progress('Checking the agent version');
       let info: InitializeResult;
@@ -82,7 +85,9 @@ export class NodeSession {
         }
         throw err;
       }
-      opts.log.info(`agent ${info.agentVersion} on ${info.kernel.release} (${info.kernel.machine}), libbpf ${info.libbpfVersion}`);
+      opts.log.info(
+        `agent ${info.agentVersion} on ${info.kernel.release} (${info.kernel.machine}), libbpf ${info.libbpfVersion}`,
+      );
       return new NodeSession(target, ssh, agent, info, exited);
     } catch (err) {
       ssh.close();

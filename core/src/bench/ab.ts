@@ -93,7 +93,9 @@ export async function runAbBench(
         } else {
           sample = await w.run();
         }
-        log.info(`${w.name} ${mode} round ${r}: ${sample.value.toFixed(0)} ops/s p50 ${sample.p50_ms} ms p99 ${sample.p99_ms} ms`);
+        log.info(
+          `${w.name} ${mode} round ${r}: ${sample.value.toFixed(0)} ops/s p50 ${sample.p50_ms} ms p99 ${sample.p99_ms} ms`,
+        );
         samples.get(w.name)?.[mode].push(sample);
       }
     }
@@ -106,7 +108,14 @@ export async function runAbBench(
       const s = samples.get(w.name) ?? { off: [], on: [], redirected: 0 };
       const off = side(s.off);
       const on = side(s.on);
-      return { name: w.name, unit: w.unit, off, on, ratio: round3(on.value / off.value), redirected_msgs: s.redirected };
+      return {
+        name: w.name,
+        unit: w.unit,
+        off,
+        on,
+        ratio: round3(on.value / off.value),
+        redirected_msgs: s.redirected,
+      };
     }),
   };
 }

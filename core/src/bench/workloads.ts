@@ -30,7 +30,15 @@ export interface LocalNodeRef {
 export function inNode(node: LocalNodeRef, argv: string[]): [string, string[]] {
   return [
     'nsenter',
-    [`--net=/run/netns/${node.name}`, 'sh', '-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', node.cgroup, ...argv],
+    [
+      `--net=/run/netns/${node.name}`,
+      'sh',
+      '-c',
+      'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
+      'sh',
+      node.cgroup,
+      ...argv,
+    ],
   ];
 }
 
@@ -58,8 +66,24 @@ export function parseRedisBenchmarkCsv(csv: string): CsvRow[] {
 
 export async function redisSmall(node: LocalNodeRef, requests: number): Promise<Sample> {
   const [file, args] = inNode(node, [
-    'redis-benchmark', '-h', '127.0.0.1', '-p', '6379', '--dbnum', '15',
-    '-t', 'set,get', '-n', String(requests), '-c', '50', '-d', '16', '--precision', '3', '--csv',
+    'redis-benchmark',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    '6379',
+    '--dbnum',
+    '15',
+    '-t',
+    'set,get',
+    '-n',
+    String(requests),
+    '-c',
+    '50',
+    '-d',
+    '16',
+    '--precision',
+    '3',
+    '--csv',
   ]);
   const { stdout } = await exec(file, args, { timeoutMs: 300_000 });
   const rows = parseRedisBenchmarkCsv(stdout);

@@ -62,7 +62,10 @@ function hostKeyError(t: NodeTarget, v: HostKeyVerdict, key: Buffer): DfsError {
         `host key of ${name} does not match ${v.file}:${v.line}: the node presented ${fp}. Refused before authentication; if the node was reinstalled, remove the old entry (ssh-keygen -R '${name}' -f ${v.file})`,
       );
     case 'revoked':
-      return new DfsError(ErrorCode.HostKeyMismatch, `host key ${fp} of ${name} is marked @revoked in ${v.file}:${v.line}; refused`);
+      return new DfsError(
+        ErrorCode.HostKeyMismatch,
+        `host key ${fp} of ${name} is marked @revoked in ${v.file}:${v.line}; refused`,
+      );
     default:
       return new DfsError(
         ErrorCode.HostKeyUnknown,
@@ -74,12 +77,18 @@ function hostKeyError(t: NodeTarget, v: HostKeyVerdict, key: Buffer): DfsError {
 function translateSshError(err: Error & { level?: string; code?: string }, t: NodeTarget): DfsError {
   const where = targetAddress(t);
   if (err.level === 'client-authentication') {
-    return new DfsError(ErrorCode.AuthFailed, `${where} refused our credentials (tried: ${t.identityFile ?? 'ssh-agent'})`);
+    return new DfsError(
+      ErrorCode.AuthFailed,
+      `${where} refused our credentials (tried: ${t.identityFile ?? 'ssh-agent'})`,
+    );
   }
   if (err.level === 'client-timeout' || /timed out/i.test(err.message)) {
     return new DfsError(ErrorCode.NodeUnreachable, `${where} did not complete the SSH handshake in time`);
   }
-  if (err.code && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'ECONNRESET'].includes(err.code)) {
+  if (
+    err.code &&
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'ECONNRESET'].includes(err.code)
+  ) {
     return new DfsError(ErrorCode.NodeUnreachable, `cannot reach ${where}: ${err.code}`);
   }
   return new DfsError(ErrorCode.NodeUnreachable, `SSH to ${where} failed: ${err.message}`);
@@ -101,7 +110,10 @@ export class SshConnection {
     const key = target.identityFile ? await loadKey(target.identityFile, opts) : undefined;
     const agent = process.env.SSH_AUTH_SOCK;
     if (!key && !agent) {
-      throw new DfsError(ErrorCode.AuthFailed, `no identity file for ${targetAddress(target)} and no ssh-agent (SSH_AUTH_SOCK)`);
+      throw new DfsError(
+        ErrorCode.AuthFailed,
+        `no identity file for ${targetAddress(target)} and no ssh-agent (SSH_AUTH_SOCK)`,
+      );
     }
     const client = new Client();
     let refused: DfsError | undefined;
@@ -125,7 +137,12 @@ export class SshConnection {
         if (methodsLeft === null) opts.onAuthStart?.();
         if (key && !tried.includes('publickey')) {
           tried.push('publickey');
-          return next({ type: 'publickey', username: target.user, key: key.privateKey, ...(key.passphrase ? { passphrase: key.passphrase } : {}) });
+          return next({
+            type: 'publickey',
+            username: target.user,
+            key: key.privateKey,
+            ...(key.passphrase ? { passphrase: key.passphrase } : {}),
+          });
         }
         if (agent && !tried.includes('agent')) {
           tried.push('agent');
@@ -165,7 +182,13 @@ export class SshConnection {
   exec(command: string): Promise<ExecChannel> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
-        if (err) return reject(new DfsError(ErrorCode.ConnectionLost, `cannot start "${command}" on ${targetAddress(this.target)}: ${err.message}`));
+        if (err)
+          return reject(
+            new DfsError(
+              ErrorCode.ConnectionLost,
+              `cannot start "${command}" on ${targetAddress(this.target)}: ${err.message}`,
+            ),
+          );
         const exited = new Promise<number | null>((res) => {
           let code: number | null = null;
           channel.on('exit', (c: number | null) => (code = c));
@@ -188,7 +211,12 @@ export class SshConnection {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         channel.close();
-        reject(new DfsError(ErrorCode.NodeUnreachable, `"${command}" on ${targetAddress(this.target)} took over ${timeoutMs} ms`));
+        reject(
+          new DfsError(
+            ErrorCode.NodeUnreachable,
+            `"${command}" on ${targetAddress(this.target)} took over ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
     });
     try {

@@ -82,20 +82,29 @@ function firstString(v: unknown): string | undefined {
   return undefined;
 }
 
-export function resolveTarget(spec: string | undefined, o: TargetOverrides = {}, env: TargetEnv = defaultTargetEnv): NodeTarget {
+export function resolveTarget(
+  spec: string | undefined,
+  o: TargetOverrides = {},
+  env: TargetEnv = defaultTargetEnv,
+): NodeTarget {
   const s = (spec ?? '').trim();
   if (s === '') return localTarget(DEFAULT_LOCAL_NODE, o);
   if (s.startsWith('local:')) return localTarget(s.slice('local:'.length), o);
   if (/^[a-z][a-z0-9]{0,11}$/.test(s) && readLocalNode(s)) return localTarget(s, o);
 
   const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(s);
-  if (!m) throw new DfsError(ErrorCode.BadRequest, `cannot read node "${s}": expected NAME, user@host[:port] or an ~/.ssh/config Host`);
+  if (!m)
+    throw new DfsError(
+      ErrorCode.BadRequest,
+      `cannot read node "${s}": expected NAME, user@host[:port] or an ~/.ssh/config Host`,
+    );
   const alias = (m[2] ?? '').replace(/^\[|\]$/g, '');
   const computed = SSHConfig.parse(env.sshConfigText()).compute(alias) as Record<string, unknown>;
   const host = firstString(computed.HostName) ?? alias;
   const portText = m[3] ?? firstString(computed.Port);
   const port = portText ? Number(portText) : 22;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DfsError(ErrorCode.BadRequest, `bad port in node "${s}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new DfsError(ErrorCode.BadRequest, `bad port in node "${s}"`);
   const identity = o.identityFile || firstString(computed.IdentityFile);
   const knownHosts = o.knownHostsFile || firstString(computed.UserKnownHostsFile)?.split(/\s+/)[0];
   const target: NodeTarget = {

@@ -51,7 +51,9 @@ async function buildWorkspaceBypass(
   for (const [file, list] of byFile) diagnostics.set(vscode.Uri.file(file), list);
   if (!res.ok) {
     ctx.log.error(res.stderr);
-    throw new Error(`${BYPASS_SOURCE} does not compile (${res.diagnostics.filter((d) => d.severity === 'error').length} errors; see Problems)`);
+    throw new Error(
+      `${BYPASS_SOURCE} does not compile (${res.diagnostics.filter((d) => d.severity === 'error').length} errors; see Problems)`,
+    );
   }
   ctx.log.info(`built ${res.object}`);
   return { object: readFileSync(res.object).toString('base64'), objectName: 'bypass.bpf.o' };

@@ -115,7 +115,10 @@ suite('DFS eBPF in VS Code', () => {
     const node = readLocalNode(nodeName());
     assert.ok(node);
     const wrong = join(tmpdir(), `wrong_known_hosts_${process.pid}`);
-    writeFileSync(wrong, `${node.host} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqJhWmBnqXhJvYmCJ6kFZKPSxW7oN0S8f8hJqQ9n0dD\n`);
+    writeFileSync(
+      wrong,
+      `${node.host} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqJhWmBnqXhJvYmCJ6kFZKPSxW7oN0S8f8hJqQ9n0dD\n`,
+    );
     const cfg = vscode.workspace.getConfiguration('dfsEbpf');
     await cfg.update('knownHostsFile', wrong, vscode.ConfigurationTarget.Global);
     try {
