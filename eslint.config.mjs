@@ -40,7 +40,23 @@ export default tseslint.config(
   },
   {
     files: ['core/**/*.ts', 'remote-agent/**/*.ts', 'cli/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: ['vscode'] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: ['vscode'], patterns: ['@vscode/webview-ui-toolkit*'] }] },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    ignores: ['webview/src/components/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['vscode'],
+          patterns: [
+            { group: ['node:*'], message: 'webviews run in the browser' },
+            { group: ['@vscode/webview-ui-toolkit*'], message: 'only webview/src/components/ imports the UI toolkit' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['test/**/*.ts', 'scripts/**/*.mjs', 'esbuild.mjs', 'eslint.config.mjs', '**/*.js'],

@@ -10,6 +10,7 @@ export const Commands = {
   attachBypass: 'dfsEbpf.attachBypass',
   detachBypass: 'dfsEbpf.detachBypass',
   showLog: 'dfsEbpf.showLog',
+  showBypass: 'dfsEbpf.showBypass',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -20,6 +21,7 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.attachBypass]: 'Attach bypass',
   [Commands.detachBypass]: 'Detach bypass',
   [Commands.showLog]: 'Show log',
+  [Commands.showBypass]: 'Show bypass',
 };
 export const CommandCategory = 'DFS eBPF';
 

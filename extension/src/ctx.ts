@@ -30,11 +30,14 @@ export class Ctx implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** The last failure a command reported (what the user saw), for tests and diagnostics. */
   lastError: string | undefined;
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires when the connection or the bypass state changes (status bar, panel). */
+  readonly onDidChange = this.changed.event;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('DFS eBPF', { log: true });
     this.statusBar = new BypassStatusBar();
-    this.disposables.push(this.log, this.statusBar);
+    this.disposables.push(this.log, this.statusBar, this.changed);
   }
 
   /** Directory of the agent bundle shipped inside the extension. */
@@ -117,6 +120,7 @@ export class Ctx implements vscode.Disposable {
     this.lastBypass = null;
     this.stopPolling();
     this.statusBar.render({ kind: 'disconnected' });
+    this.changed.fire();
     void this.setContext(ContextKeys.connected, false);
     void this.setContext(ContextKeys.bypassAttached, false);
     if (why.includes('closed by client')) return;
@@ -139,6 +143,7 @@ export class Ctx implements vscode.Disposable {
     this.lastBypass = status;
     const s = this.connected;
     if (s) this.statusBar.render({ kind: 'connected', node: s.target.label, bypass: status });
+    this.changed.fire();
     await this.setContext(ContextKeys.bypassAttached, status.attached);
   }
 
@@ -172,6 +177,7 @@ export class Ctx implements vscode.Disposable {
   /** Show a failure as one sentence with its code, log the detail, offer the log. */
   reportError(what: string, err: unknown): void {
     this.lastError = `${what}: ${describeError(err)}`;
+    this.changed.fire();
     const code = err instanceof DfsError ? ` [${errorCodeName(err.code)}]` : '';
     this.log.error(`${what}: ${describeError(err)}${code}`);
     if (err instanceof DfsError && err.detail) this.log.error(err.detail);

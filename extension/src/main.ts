@@ -9,6 +9,7 @@ import { connectCommand, disconnectCommand, showLogCommand } from './commands/no
 import { Commands } from './contributions';
 import { Ctx, type ExtensionApi } from './ctx';
 import { readSettings } from './settings';
+import { BypassPanel } from './webview/bypassPanel';
 import { describeError } from '@dfs/core/errors';
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   register(Commands.attachBypass, attachBypassCommand(ctx, buildDiagnostics));
   register(Commands.detachBypass, detachBypassCommand(ctx));
   register(Commands.showLog, showLogCommand(ctx));
+  register(Commands.showBypass, () => BypassPanel.show(ctx));
 
   const { version } = context.extension.packageJSON as { version: string };
   ctx.log.info(`DFS eBPF ${version} activated`);

@@ -1,7 +1,7 @@
 /**
  * The bypass status bar item: whether a node is connected, whether the bypass is on, and
  * how much traffic it redirected (messages and bytes, from the BPF program's own counters,
- * since redirected bytes are invisible to TCP statistics). Clicking it attaches or detaches.
+ * since redirected bytes are invisible to TCP statistics). Clicking it opens the bypass panel.
  */
 
 import * as vscode from 'vscode';
@@ -32,10 +32,10 @@ export class BypassStatusBar implements vscode.Disposable {
           `Endpoints: ${eps}`,
           `Redirected: ${c.redirected_msgs} messages, ${c.redirected_bytes} bytes`,
           `Misses: ${c.misses} · errors: ${c.errors} · sockets: ${c.sockets_added}`,
-          'Click to detach.',
+          'Click for details.',
         ].join('\n\n'),
       );
-      this.item.command = Commands.detachBypass;
+      this.item.command = Commands.showBypass;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     } else {
       this.item.tooltip =

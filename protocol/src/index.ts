@@ -1,4 +1,5 @@
-/** The shared protocol: wire messages, error codes and the bypass ABI. No runtime dependencies. */
+/** The shared protocol: agent messages, webview messages, error codes and the bypass ABI. No runtime dependencies. */
 export * from './messages';
 export * from './errors';
 export * from './bypass';
+export * from './webview';

@@ -1,7 +1,8 @@
 // UI end to end: the packaged .vsix installed into real VS Code (code-server), driven in
 // headless Debian Chromium through Playwright like a user: command palette → "Attach bypass"
 // → the status bar says the bypass is on and counts redirected traffic → "Detach bypass" →
-// off. Runs against a real local test node. Screenshots are kept in out/test-results/e2e/.
+// off; the bypass panel (a webview) shows the same state. Runs against a real local test
+// node. Screenshots are kept in out/test-results/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -70,6 +71,15 @@ test(
       const on = await waitForStatusBarText(page, STATUS_ITEM, /bypass on · [\d.]+k? msgs · [\d.]+ MiB/, 30_000);
       assert.match(on, /dfsitui: bypass on/);
       await screenshot(page, join(artifacts, 'bypass-on.png'));
+
+      // The bypass panel (a webview) shows the same state from the same counters.
+      await runCommand(page, 'Show bypass');
+      const panel = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      await panel.locator('#bypass-state').filter({ hasText: 'on' }).waitFor({ timeout: 30_000 });
+      const counters = await panel.locator('#bypass-counters').innerText({ timeout: 30_000 });
+      assert.match(counters, /Redirected messages\s+[1-9]\d*/);
+      assert.match(await panel.locator('#bypass-endpoints').innerText(), /127\.0\.0\.1:6379\s+meta/);
+      await screenshot(page, join(artifacts, 'bypass-panel.png'));
 
       await runCommand(page, 'Detach bypass');
       const off = await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 30_000);
