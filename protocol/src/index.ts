@@ -3,3 +3,4 @@ export * from './messages';
 export * from './errors';
 export * from './bypass';
 export * from './webview';
+export * from './units';

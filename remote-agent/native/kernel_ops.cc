@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -220,6 +221,39 @@ Napi::Value MapInfo(const Napi::CallbackInfo &info) {
   return result;
 }
 
+namespace {
+
+// An id array as a JS array of numbers.
+Napi::Array IdArray(Napi::Env env, const std::vector<__u32> &ids) {
+  Napi::Array result = Napi::Array::New(env, ids.size());
+  for (uint32_t i = 0; i < ids.size(); ++i) result.Set(i, Napi::Number::New(env, ids[i]));
+  return result;
+}
+
+// The program with the id in info[0]: its fd and info. nullopt either after throwing, or
+// with `gone` set when the program no longer exists (not an error: it may have just ended).
+std::optional<std::pair<UniqueFd, bpf_prog_info>> ProgById(const Napi::CallbackInfo &info, bool &gone) {
+  const Napi::Env env = info.Env();
+  gone = false;
+  const auto id = IntegerArg(env, info[0], "id", 0, kMaxU32);
+  if (!id) return std::nullopt;
+  const int fd = bpf_prog_get_fd_by_id(*id);
+  if (fd < 0) {
+    if (fd == -ENOENT) gone = true;
+    else ThrowNativeError(env, "bpf_prog_get_fd_by_id", fd, "id " + std::to_string(*id));
+    return std::nullopt;
+  }
+  UniqueFd prog(fd);
+  bpf_prog_info progInfo;
+  if (const int err = ObjectInfo(prog.Get(), progInfo); err != 0) {
+    ThrowNativeError(env, "bpf_obj_get_info_by_fd", err);
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(prog), progInfo);
+}
+
+}  // namespace
+
 Napi::Value CgroupProgIds(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
   const auto path = StringArg(env, info[0], "cgroupPath");
@@ -254,62 +288,36 @@ Napi::Value CgroupProgIds(const Napi::CallbackInfo &info) {
     ids.resize(count);
   }
 
-  Napi::Array result = Napi::Array::New(env, ids.size());
-  for (uint32_t i = 0; i < ids.size(); ++i) result.Set(i, Napi::Number::New(env, ids[i]));
-  return result;
+  return IdArray(env, ids);
 }
 
+
 Napi::Value ProgNameById(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  const auto id = IntegerArg(env, info[0], "id", 0, kMaxU32);
-  if (!id) return {};
-  const int fd = bpf_prog_get_fd_by_id(*id);
-  if (fd < 0) {
-    if (fd == -ENOENT) return env.Null();
-    ThrowNativeError(env, "bpf_prog_get_fd_by_id", fd, "id " + std::to_string(*id));
-    return {};
-  }
-  const UniqueFd prog(fd);
-  bpf_prog_info progInfo;
-  if (const int err = ObjectInfo(prog.Get(), progInfo); err != 0) {
-    ThrowNativeError(env, "bpf_obj_get_info_by_fd", err);
-    return {};
-  }
-  return Napi::String::New(env, progInfo.name);
+  bool gone = false;
+  const auto prog = ProgById(info, gone);
+  if (!prog) return gone ? info.Env().Null() : Napi::Value();
+  return Napi::String::New(info.Env(), prog->second.name);
 }
 
 Napi::Value ProgMapIds(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
-  const auto id = IntegerArg(env, info[0], "id", 0, kMaxU32);
-  if (!id) return {};
-  const int fd = bpf_prog_get_fd_by_id(*id);
-  if (fd < 0) {
-    if (fd == -ENOENT) return env.Null();
-    ThrowNativeError(env, "bpf_prog_get_fd_by_id", fd, "id " + std::to_string(*id));
-    return {};
-  }
-  const UniqueFd prog(fd);
-  // Ask for the count first, then for the ids (maps cannot be added to a loaded program).
-  bpf_prog_info progInfo;
-  if (const int err = ObjectInfo(prog.Get(), progInfo); err != 0) {
-    ThrowNativeError(env, "bpf_obj_get_info_by_fd", err);
-    return {};
-  }
-  std::vector<__u32> ids(progInfo.nr_map_ids);
+  bool gone = false;
+  const auto prog = ProgById(info, gone);
+  if (!prog) return gone ? env.Null() : Napi::Value();
+  // The first info call gave the count; the second fills the ids (a loaded program's maps are fixed).
+  std::vector<__u32> ids(prog->second.nr_map_ids);
   if (!ids.empty()) {
-    progInfo = bpf_prog_info{};
+    bpf_prog_info progInfo{};
     progInfo.nr_map_ids = ids.size();
     progInfo.map_ids = reinterpret_cast<uintptr_t>(ids.data());
     __u32 length = sizeof progInfo;
-    if (bpf_obj_get_info_by_fd(prog.Get(), &progInfo, &length) != 0) {
+    if (bpf_obj_get_info_by_fd(prog->first.Get(), &progInfo, &length) != 0) {
       ThrowNativeError(env, "bpf_obj_get_info_by_fd", -errno);
       return {};
     }
     ids.resize(std::min<size_t>(ids.size(), progInfo.nr_map_ids));
   }
-  Napi::Array result = Napi::Array::New(env, ids.size());
-  for (uint32_t i = 0; i < ids.size(); ++i) result.Set(i, Napi::Number::New(env, ids[i]));
-  return result;
+  return IdArray(env, ids);
 }
 
 Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
@@ -324,9 +332,7 @@ Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
     }
     ids.push_back(id);
   }
-  Napi::Array result = Napi::Array::New(env, ids.size());
-  for (uint32_t i = 0; i < ids.size(); ++i) result.Set(i, Napi::Number::New(env, ids[i]));
-  return result;
+  return IdArray(env, ids);
 }
 
 Napi::Value MapFdById(const Napi::CallbackInfo &info) {

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BypassStatus } from '../../protocol/src';
-import { barText, formatBytes, formatCount } from '../../extension/src/format';
+import { barText } from '../../extension/src/format';
+import { formatBytes, formatCount } from '../../protocol/src';
 
 const counters = {
   redirected_msgs: 12345,

@@ -4,7 +4,7 @@
  * DOM APIs and textContent (never HTML strings); state arrives by postMessage after `ready`.
  */
 
-import type { BypassPanelRequest, BypassPanelUpdate, BypassStatus } from '@dfs/protocol';
+import { formatBytes, type BypassPanelRequest, type BypassPanelUpdate, type BypassStatus } from '@dfs/protocol';
 import { badge, button, divider, registerComponents } from '../components/toolkit';
 import { channel } from '../vscodeApi';
 import './bypass.css';
@@ -31,17 +31,6 @@ function table(rows: [string, string][], id: string): HTMLTableElement {
   return t;
 }
 
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 function bypassSection(b: BypassStatus): HTMLElement[] {
   const c = b.counters;
   const out: HTMLElement[] = [
@@ -59,7 +48,7 @@ function bypassSection(b: BypassStatus): HTMLElement[] {
     table(
       [
         ['Redirected messages', String(c.redirected_msgs)],
-        ['Redirected bytes', `${c.redirected_bytes} (${bytes(c.redirected_bytes)})`],
+        ['Redirected bytes', `${c.redirected_bytes} (${formatBytes(c.redirected_bytes)})`],
         ['Misses (normal TCP)', String(c.misses)],
         ['Errors', String(c.errors)],
         ['Sockets added at connect', String(c.sockets_added)],
