@@ -15,13 +15,13 @@ import {
   ErrorCode,
   type BypassAttachParams,
   type BypassStatus,
-  type Endpoint,
 } from '@dfs/protocol';
 import { connectNode } from '@dfs/core/agent/connect';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { compileBpf } from '@dfs/core/build/clang';
 import { DfsError } from '@dfs/core/errors';
 import { targetAddress } from '@dfs/core/ssh/target';
+import { parseEndpoints } from '@dfs/core/util/endpoints';
 import { numberValue, UsageError, value, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
 import { agentBundleDir } from '../paths';
@@ -63,14 +63,6 @@ function bypassLines(b: BypassStatus): string[] {
     `  endpoints  ${b.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`,
     `  redirected ${c.redirected_msgs} msgs, ${c.redirected_bytes} bytes; misses ${c.misses}; errors ${c.errors}; sockets ${c.sockets_added}`,
   ];
-}
-
-function parseExtra(items: string[]): Endpoint[] {
-  return items.map((s) => {
-    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(s);
-    if (!m) throw new UsageError(`--extra ${s}: expected IPv4 host:port`);
-    return { host: m[1] ?? '', port: Number(m[2]) };
-  });
 }
 
 async function objectParams(file: string | undefined): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
@@ -120,7 +112,7 @@ export async function attachCommand(p: Parsed, io: Io): Promise<number> {
   if (duration !== undefined && !hold) throw new UsageError('--duration needs --hold');
   const params: BypassAttachParams = {
     ...(await objectParams(value(p, 'object'))),
-    extraEndpoints: parseExtra(p.values.get('extra') ?? []),
+    extraEndpoints: parseEndpoints(p.values.get('extra') ?? [], '--extra'),
     pin: !hold,
   };
   const session = await openSession(p, io);

@@ -10,7 +10,8 @@ import * as vscode from 'vscode';
 import { BypassAttachRequest, BypassDetachRequest, type BypassAttachParams } from '@dfs/protocol';
 import { compileBpf } from '@dfs/core/build/clang';
 import type { Ctx } from '../ctx';
-import { parseEndpoints, readSettings } from '../settings';
+import { parseEndpoints } from '@dfs/core/util/endpoints';
+import { readSettings } from '../settings';
 
 const BYPASS_SOURCE = join('bpf', 'bypass.bpf.c');
 
@@ -63,7 +64,7 @@ export function attachBypassCommand(ctx: Ctx, diagnostics: vscode.DiagnosticColl
   return async () => {
     try {
       const settings = readSettings();
-      const extraEndpoints = parseEndpoints(settings['bypass.extraEndpoints']);
+      const extraEndpoints = parseEndpoints(settings['bypass.extraEndpoints'], 'setting dfsEbpf.bypass.extraEndpoints');
       const session = await ctx.ensureConnected();
       const status = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'DFS eBPF: attaching the bypass' },
