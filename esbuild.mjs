@@ -104,7 +104,7 @@ function buildNative() {
   }
   writeFileSync(
     'dist/agent/manifest.json',
-    JSON.stringify({ name: 'dfs-ebpf-agent', version: pkg.version }, null, 2) + '\n',
+    JSON.stringify({ name: 'dfs-ebpf-agent', version: pkg.version, arch: process.arch }, null, 2) + '\n',
   );
 }
 

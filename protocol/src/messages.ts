@@ -86,6 +86,36 @@ export interface InitializeResult {
 export const InitializeRequest = request<InitializeParams, InitializeResult>('agent/initialize');
 
 // ---------------------------------------------------------------------------------------------
+// agent/update (client → agent): deploy the client's agent bundle on the node.
+// Valid before agent/initialize, and frozen across protocol versions, so that any installed
+// agent can always be brought to the client's version. The agent checks every file (allowed
+// name, sha256, architecture) and swaps its own install directory atomically; it keeps
+// running its old code, so the client reconnects afterwards.
+
+export interface BundleFile {
+  /** Path inside the bundle, e.g. "agent.js", "bpf/bypass.bpf.o". */
+  path: string;
+  sha256: string;
+  /** base64 */
+  data: string;
+}
+
+export interface AgentUpdateParams {
+  /** The bundle's manifest version. */
+  version: string;
+  /** Node.js process.arch the bundle's native addon was built for, e.g. "x64". */
+  arch: string;
+  files: BundleFile[];
+}
+
+export interface AgentUpdateResult {
+  installed: string;
+  previous: string;
+}
+
+export const AgentUpdateRequest = request<AgentUpdateParams, AgentUpdateResult>('agent/update');
+
+// ---------------------------------------------------------------------------------------------
 // bypass/* (client → agent): the sock_ops + sk_msg socket bypass of bpf/bypass.bpf.c
 
 export interface Endpoint {

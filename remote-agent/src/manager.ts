@@ -11,6 +11,8 @@ import {
   BYPASS_OBJECT,
   ErrorCode,
   PROTOCOL_VERSION,
+  type AgentUpdateParams,
+  type AgentUpdateResult,
   type BypassAttachParams,
   type BypassStatus,
   type InitializeParams,
@@ -26,6 +28,7 @@ import type { Addon } from './native';
 import { preparePinDir, readPinned, removePinned, writePinnedStatus } from './pins';
 import { buildPolicy } from './policy';
 import { countersOfProgram } from './stats';
+import { installBundle } from './update';
 import { AGENT_VERSION } from './version';
 
 export class Manager {
@@ -237,6 +240,11 @@ export class Manager {
       if (other) return other;
     }
     return detachedStatus();
+  }
+
+  /** Install the client's agent bundle over this agent's own directory (see update.ts). */
+  update(params: AgentUpdateParams): Promise<AgentUpdateResult> {
+    return this.serialize(() => installBundle(params, this.bundleDir, this.log));
   }
 
   /** Release every attachment now (synchronous: safe in exit and signal handlers). */

@@ -16,12 +16,14 @@ import {
   type ResponseMessage,
 } from 'vscode-jsonrpc/node';
 import {
+  AgentUpdateRequest,
   BypassAttachRequest,
   BypassDetachRequest,
   BypassStatusRequest,
   ErrorCode,
   InitializeRequest,
   LogNotification,
+  type AgentUpdateParams,
   type BypassAttachParams,
   type Endpoint,
   type InitializeParams,
@@ -111,6 +113,30 @@ export function parseBypassAttach(params: unknown): BypassAttachParams {
   return out;
 }
 
+export function parseAgentUpdate(params: unknown): AgentUpdateParams {
+  const m = AgentUpdateRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['version', 'arch', 'files']);
+  const version = optString(p, 'version', m, 64);
+  const arch = optString(p, 'arch', m, 32);
+  if (version === undefined || arch === undefined) throw bad(`${m}: version and arch are required`);
+  if (!Array.isArray(p.files) || p.files.length === 0 || p.files.length > 256) {
+    throw bad(`${m}: files must be an array of 1..256 {path, sha256, data}`);
+  }
+  const files = p.files.map((f: unknown, i) => {
+    const where = `${m}: files[${i}]`;
+    if (typeof f !== 'object' || f === null) throw bad(`${where} must be an object`);
+    const { path, sha256, data } = f as Fields;
+    if (typeof path !== 'string' || path.length === 0 || path.length > 200)
+      throw bad(`${where}.path must be a short string`);
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      throw bad(`${where}.sha256 must be 64 hex digits`);
+    if (typeof data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw bad(`${where}.data must be base64`);
+    return { path, sha256, data };
+  });
+  return { version, arch, files };
+}
+
 function parseEmpty(params: unknown, method: string): Record<string, never> {
   onlyKnown(asObject(params, method), method, []);
   return {};
@@ -151,6 +177,7 @@ export function serve(
   }
 
   handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
+  handle(AgentUpdateRequest.method, parseAgentUpdate, (p) => manager.update(p));
   handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
   handle(
     BypassDetachRequest.method,

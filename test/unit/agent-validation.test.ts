@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../protocol/src';
 import { AgentError } from '../../remote-agent/src/errors';
-import { parseBypassAttach, parseInitialize } from '../../remote-agent/src/server';
+import { parseAgentUpdate, parseBypassAttach, parseInitialize } from '../../remote-agent/src/server';
 
 function rejects(fn: () => unknown, field: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -44,4 +44,16 @@ test('bypass/attach rejects bad fields by name', () => {
   rejects(() => parseBypassAttach({ pin: 'yes' }), /pin/);
   rejects(() => parseBypassAttach({ command: 'rm -rf /' }), /unknown field command/);
   rejects(() => parseBypassAttach({ objectName: '' }), /objectName/);
+});
+
+test('agent/update needs a version, an arch and well-formed files', () => {
+  const file = { path: 'agent.js', sha256: 'a'.repeat(64), data: 'QUJD' };
+  assert.equal(parseAgentUpdate({ version: '1.0.0', arch: 'x64', files: [file] }).files.length, 1);
+  rejects(() => parseAgentUpdate({ arch: 'x64', files: [file] }), /version and arch/);
+  rejects(() => parseAgentUpdate({ version: '1', arch: 'x64', files: [] }), /files/);
+  rejects(
+    () => parseAgentUpdate({ version: '1', arch: 'x64', files: [{ ...file, sha256: 'xyz' }] }),
+    /files\[0\]\.sha256/,
+  );
+  rejects(() => parseAgentUpdate({ version: '1', arch: 'x64', files: [{ ...file, data: '$$' }] }), /files\[0\]\.data/);
 });

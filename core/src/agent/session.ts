@@ -6,9 +6,12 @@
  */
 
 import {
+  AgentUpdateRequest,
   ErrorCode,
   InitializeRequest,
   PROTOCOL_VERSION,
+  type AgentUpdateParams,
+  type AgentUpdateResult,
   type InitializeResult,
   type LogEntry,
   type RequestSpec,
@@ -56,39 +59,21 @@ export class NodeSession {
     const ssh = await SshConnection.connect(target, opts);
     try {
       progress('Starting the agent');
-      const cmd = `sudo -n ${shellQuote(target.agentCommand)} --stdio`;
-      const { channel, exited } = await ssh.exec(cmd);
-      const stderr: string[] = [];
-      channel.stderr.on('data', (d: Buffer) => {
-        const text = d.toString('utf8');
-        stderr.push(text);
-        for (const line of text.split('\n').filter(Boolean)) opts.log.trace(`agent stderr: ${line}`);
-      });
-      const agent = new AgentClient(channel, channel);
-      if (opts.onAgentLog) agent.onLog(opts.onAgentLog);
-      exited.then(
-        (code) => agent.markClosed(`exited with code ${code ?? 'signal'}`),
-        () => undefined,
-      );
-
+      const started = await startAgent(ssh, target, opts);
       progress('Checking the agent version');
       let info: InitializeResult;
       try {
-        info = await agent.request(InitializeRequest, { client: opts.clientName, protocolVersion: PROTOCOL_VERSION });
+        info = await started.agent.request(InitializeRequest, {
+          client: opts.clientName,
+          protocolVersion: PROTOCOL_VERSION,
+        });
       } catch (err) {
-        if (err instanceof DfsError && err.code === ErrorCode.ConnectionLost) {
-          const why = stderr.join('').trim().split('\n').pop() ?? '';
-          throw new DfsError(
-            ErrorCode.AgentUnavailable,
-            `the agent did not start on ${targetAddress(target)}${why ? `: ${why}` : ''} (ran: ${cmd}); is the node provisioned and the sudo rule in place?`,
-          );
-        }
-        throw err;
+        throw started.explain(err);
       }
       opts.log.info(
         `agent ${info.agentVersion} on ${info.kernel.release} (${info.kernel.machine}), libbpf ${info.libbpfVersion}`,
       );
-      return new NodeSession(target, ssh, agent, info, exited);
+      return new NodeSession(target, ssh, started.agent, info, started.exited);
     } catch (err) {
       ssh.close();
       throw err;
@@ -112,5 +97,62 @@ export class NodeSession {
   close(): void {
     this.agent.markClosed('closed by client');
     this.ssh.close();
+  }
+}
+
+interface StartedAgent {
+  agent: AgentClient;
+  exited: Promise<number | null>;
+  /** Turn a failure of the first request into "the agent did not start", with its stderr. */
+  explain(err: unknown): unknown;
+}
+
+/** Run `sudo -n AGENT --stdio` over the connection and talk JSON-RPC to it. */
+async function startAgent(ssh: SshConnection, target: NodeTarget, opts: SessionOptions): Promise<StartedAgent> {
+  const cmd = `sudo -n ${shellQuote(target.agentCommand)} --stdio`;
+  const { channel, exited } = await ssh.exec(cmd);
+  const stderr: string[] = [];
+  channel.stderr.on('data', (d: Buffer) => {
+    const text = d.toString('utf8');
+    stderr.push(text);
+    for (const line of text.split('\n').filter(Boolean)) opts.log.trace(`agent stderr: ${line}`);
+  });
+  const agent = new AgentClient(channel, channel);
+  if (opts.onAgentLog) agent.onLog(opts.onAgentLog);
+  exited.then(
+    (code) => agent.markClosed(`exited with code ${code ?? 'signal'}`),
+    () => undefined,
+  );
+  return {
+    agent,
+    exited,
+    explain: (err) => {
+      if (!(err instanceof DfsError) || err.code !== ErrorCode.ConnectionLost) return err;
+      const why = stderr.join('').trim().split('\n').pop() ?? '';
+      return new DfsError(
+        ErrorCode.AgentUnavailable,
+        `the agent did not start on ${targetAddress(target)}${why ? `: ${why}` : ''} (ran: ${cmd}); is the node provisioned and the sudo rule in place?`,
+      );
+    },
+  };
+}
+
+/**
+ * Deploy the client's agent bundle to the node through its installed agent (`agent/update`,
+ * which works whatever the installed version). Returns the version now installed.
+ */
+export async function deployAgent(
+  target: NodeTarget,
+  bundle: AgentUpdateParams,
+  opts: SessionOptions,
+): Promise<AgentUpdateResult> {
+  const ssh = await SshConnection.connect(target, opts);
+  try {
+    const started = await startAgent(ssh, target, opts);
+    return await started.agent.request(AgentUpdateRequest, bundle).catch((err: unknown) => {
+      throw started.explain(err);
+    });
+  } finally {
+    ssh.close();
   }
 }
