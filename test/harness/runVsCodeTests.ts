@@ -8,7 +8,7 @@ import { TestRunFailedError, runTests } from '@vscode/test-electron';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findRepoRoot } from './tools';
+import { repoRoot as findRepoRoot } from '../support/repo';
 
 export interface VsCodeTestOptions {
   readonly extensionDevelopmentPath: string;

@@ -4,6 +4,7 @@
 // provisioning script, never a stack trace from deep inside a spawn.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { repoRoot as findRepoRoot } from '../support/repo';
 
 export const PROVISION_SCRIPT = 'scripts/provision-vscode.sh';
 
@@ -35,16 +36,6 @@ export class MissingToolError extends Error {
 
 /** Walks up from this module (test/harness/ in source, out/test/harness/ when bundled) to the
  *  directory that holds the provisioning script. */
-export function findRepoRoot(from: string = __dirname): string {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, PROVISION_SCRIPT))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no ${PROVISION_SCRIPT} in any parent of ${from}`);
-    dir = parent;
-  }
-}
-
 function firstExisting(what: string, candidates: readonly string[], repoRoot: string): string {
   const found = candidates.find((p) => existsSync(p));
   if (found === undefined) throw new MissingToolError(what, candidates, repoRoot);
