@@ -3,7 +3,7 @@
 // here starts a process. A missing tool is a MissingToolError whose message says to run the
 // provisioning script, never a stack trace from deep inside a spawn.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot as findRepoRoot } from '../support/repo';
 
 export const PROVISION_SCRIPT = 'scripts/provision-vscode.sh';
