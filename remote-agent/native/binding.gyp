@@ -10,6 +10,7 @@
         "link.cc",
         "names.cc",
         "object.cc",
+        "object_load.cc",
         "socket_ops.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -39,6 +39,7 @@ Napi::Function BpfObject::DefineClass(Napi::Env env) {
       env, "BpfObject",
       {InstanceMethod<&BpfObject::Programs>("programs"),
        InstanceMethod<&BpfObject::Maps>("maps"),
+       InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
        InstanceMethod<&BpfObject::Load>("load"),
        InstanceMethod<&BpfObject::AttachCgroup>("attachCgroup"),
        InstanceMethod<&BpfObject::AttachToMap>("attachToMap"),
@@ -174,53 +175,6 @@ Napi::Value BpfObject::Maps(const Napi::CallbackInfo &info) {
     entry.Set("id", Napi::Number::New(env, kernelInfo.id));
     result.Set(index++, entry);
   }
-  return result;
-}
-
-Napi::Value BpfObject::Load(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  bpf_object *object = Get(env, "bpf_object__load");
-  if (object == nullptr) return {};
-  if (loadCalled_) {
-    ThrowNativeError(env, "bpf_object__load", EINVAL, "load() may be called once per object");
-    return {};
-  }
-  loadCalled_ = true;
-
-  // One buffer per program: in a shared buffer each program's log would
-  // overwrite the one before. These setters cannot fail before the load.
-  bpf_program *program;
-  bpf_object__for_each_program(program, object) {
-    bpf_program__set_log_level(program, logLevel_);
-    if (logSize_ == 0) continue;
-    LogBuffer log = AllocateLog(logSize_);
-    if (!log) {
-      ThrowNativeError(env, "calloc", ENOMEM, "log buffer");
-      return {};
-    }
-    bpf_program__set_log_buf(program, log.get(), logSize_);
-    programLogs_.push_back(std::move(log));
-  }
-
-  LibbpfMessageScope messages;
-  const int err = bpf_object__load(object);
-
-  // ENOSPC is the kernel's signal that a log was cut short; a log that fills
-  // its buffer counts too, in case another error was reported instead.
-  std::string log;
-  bool truncated = err == -ENOSPC;
-  const auto append = [&](const LogBuffer &buffer) {
-    const size_t length = strnlen(buffer.get(), logSize_);
-    truncated = truncated || length + 1 >= logSize_;
-    log.append(buffer.get(), length);
-  };
-  if (btfLog_) append(btfLog_);
-  for (const LogBuffer &buffer : programLogs_) append(buffer);
-
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("errno", Napi::Number::New(env, err == 0 ? 0 : PositiveErrno(err)));
-  result.Set("log", log);
-  result.Set("logTruncated", truncated);
   return result;
 }
 

@@ -42,6 +42,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
   Napi::Value Programs(const Napi::CallbackInfo &info);
   Napi::Value Maps(const Napi::CallbackInfo &info);
+  Napi::Value SetAutoload(const Napi::CallbackInfo &info);
   Napi::Value Load(const Napi::CallbackInfo &info);
   Napi::Value AttachCgroup(const Napi::CallbackInfo &info);
   Napi::Value AttachToMap(const Napi::CallbackInfo &info);

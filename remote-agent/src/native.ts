@@ -48,12 +48,19 @@ export interface LoadResult {
   log: string;
   /** True when the kernel reported that the log buffer was too small (ENOSPC). */
   logTruncated: boolean;
+  /**
+   * Each loaded program's own log, in load order. libbpf stops at the first failing program,
+   * so programs after it have empty logs: verify one program per object (setAutoload).
+   */
+  programs: { name: string; log: string; truncated: boolean }[];
 }
 
 /** An opened (and maybe loaded) BPF object; wraps `struct bpf_object *`. */
 export interface BpfObject {
   programs(): ProgramInfo[];
   maps(): MapInfo[];
+  /** Choose whether load() loads a program (default true); before load() only. */
+  setAutoload(program: string, autoload: boolean): void;
   /** bpf_object__load with the log level and buffer size given at open. Call at most once. */
   load(): LoadResult;
   /** Attach a sock_ops (or other cgroup) program to a cgroup v2 directory as a bpf_link. */
