@@ -9,6 +9,7 @@ import { DfsError, describeError } from '@dfs/core/errors';
 import { parseArgs, UsageError, type OptionSpec } from './args';
 import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
 import { benchCommand } from './commands/bench';
+import { buildCommand, verifyCommand } from './commands/build';
 import { nodeCommand } from './commands/node';
 import type { Io } from './output';
 
@@ -23,6 +24,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   hold: {},
   duration: { value: true },
   rounds: { value: true },
+  'log-level': { value: true },
   quick: {},
 };
 
@@ -31,6 +33,8 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   attach bypass [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
   detach bypass                          remove a pinned bypass
   status                                 node, agent, kernel features and bypass counters
+  build [FILE.bpf.c ...]                 compile for the node's kernel; writes compile_commands.json
+  verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
 common options: --node NAME|user@host[:port]  --json  --verbose`;
 
@@ -52,6 +56,10 @@ async function run(argv: string[]): Promise<number> {
       return statusCommand(p, io);
     case 'bench':
       return benchCommand(p, io);
+    case 'build':
+      return buildCommand(p, io);
+    case 'verify':
+      return verifyCommand(p, io);
     default:
       throw new UsageError(`unknown command "${p.positionals[0] ?? ''}"\n${USAGE}`);
   }

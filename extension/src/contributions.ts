@@ -11,6 +11,10 @@ export const Commands = {
   detachBypass: 'dfsEbpf.detachBypass',
   showLog: 'dfsEbpf.showLog',
   showBypass: 'dfsEbpf.showBypass',
+  build: 'dfsEbpf.build',
+  verify: 'dfsEbpf.verify',
+  showVerifierLog: 'dfsEbpf.showVerifierLog',
+  openVerifierLog: 'dfsEbpf.openVerifierLog',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -22,6 +26,10 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.detachBypass]: 'Detach bypass',
   [Commands.showLog]: 'Show log',
   [Commands.showBypass]: 'Show bypass',
+  [Commands.build]: 'Build BPF programs',
+  [Commands.verify]: 'Verify on test node',
+  [Commands.showVerifierLog]: 'Show verifier log',
+  [Commands.openVerifierLog]: 'Open verifier log…',
 };
 export const CommandCategory = 'DFS eBPF';
 
@@ -34,6 +42,7 @@ export interface Settings {
   agentCommand: string;
   statusRefreshSeconds: number;
   'bypass.extraEndpoints': string[];
+  'verify.onSave': boolean;
 }
 export const SettingsSection = 'dfsEbpf';
 export const SettingKeys: (keyof Settings)[] = [
@@ -44,6 +53,7 @@ export const SettingKeys: (keyof Settings)[] = [
   'agentCommand',
   'statusRefreshSeconds',
   'bypass.extraEndpoints',
+  'verify.onSave',
 ];
 
 /** Context keys for `when` clauses. */

@@ -13,5 +13,6 @@ export function readSettings(): Settings {
     agentCommand: c.get<string>('agentCommand', ''),
     statusRefreshSeconds: c.get<number>('statusRefreshSeconds', 1),
     'bypass.extraEndpoints': c.get<string[]>('bypass.extraEndpoints', []),
+    'verify.onSave': c.get<boolean>('verify.onSave', true),
   };
 }

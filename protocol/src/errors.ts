@@ -45,6 +45,8 @@ export enum ErrorCode {
   NotConnected = 6009,
   /** A tool the step needs (clang, bpftool, juicefs, redis-benchmark...) is missing. */
   ToolMissing = 6010,
+  /** A verifier log outgrew the largest buffer the agent will allocate. */
+  VerifierLogTooLarge = 5006,
 }
 
 /** The `data` of a JSON-RPC error response, and the shape of every DfsError. */

@@ -43,6 +43,12 @@ void InstallLibbpfMessageCapture() { libbpf_set_print(CaptureLibbpfMessage); }
 LibbpfMessageScope::LibbpfMessageScope() { recentMessages.clear(); }
 LibbpfMessageScope::~LibbpfMessageScope() { recentMessages.clear(); }
 
+std::string RecentLibbpfMessages() {
+  std::string joined;
+  for (const std::string &m : recentMessages) joined += (joined.empty() ? "" : "\n") + m;
+  return joined;
+}
+
 int PositiveErrno(int err) {
   const int positive = err < 0 ? -err : err;
   return positive >= __LIBBPF_ERRNO__START ? EINVAL : positive;

@@ -35,6 +35,9 @@ class LibbpfMessageScope {
 // keeps libbpf's own description.
 int PositiveErrno(int err);
 
+// The libbpf warnings captured since the innermost LibbpfMessageScope began, oldest first.
+std::string RecentLibbpfMessages();
+
 // Throws Error("<op>: <description>[: <detail>]" + captured libbpf messages)
 // with `errno` = PositiveErrno(err) and `op`.
 void ThrowNativeError(Napi::Env env, const char *op, int err, const std::string &detail = {});

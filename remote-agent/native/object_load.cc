@@ -99,6 +99,8 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo &info) {
   result.Set("log", log);
   result.Set("logTruncated", truncated);
   result.Set("programs", programs);
+  // Why a load failed before (or besides) the verifier: map creation, relocation, BTF.
+  result.Set("messages", err == 0 ? std::string() : RecentLibbpfMessages());
   return result;
 }
 

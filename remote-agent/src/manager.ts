@@ -5,7 +5,9 @@
  * signal or crash) releases everything, and the kernel would release the fds anyway.
  */
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import {
   BYPASS_OBJECT,
@@ -17,6 +19,9 @@ import {
   type BypassStatus,
   type InitializeParams,
   type InitializeResult,
+  type KernelBtfResult,
+  type VerifyParams,
+  type VerifyResult,
 } from '@dfs/protocol';
 import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus } from './bypass';
@@ -29,6 +34,7 @@ import { preparePinDir, readPinned, removePinned, writePinnedStatus } from './pi
 import { buildPolicy } from './policy';
 import { countersOfProgram } from './stats';
 import { installBundle } from './update';
+import { kernelBtf, verifyObject } from './verify';
 import { AGENT_VERSION } from './version';
 
 export class Manager {
@@ -240,6 +246,20 @@ export class Manager {
       if (other) return other;
     }
     return detachedStatus();
+  }
+
+  /** Load every program of an object (never attached) and return the verifier logs. */
+  verify(params: VerifyParams, opId: number): VerifyResult {
+    return verifyObject(this.addon, params, this.log, opId);
+  }
+
+  kernelBtf(): KernelBtfResult {
+    const btf = kernelBtf();
+    return {
+      release: kernelInfo().release,
+      sha256: createHash('sha256').update(btf).digest('hex'),
+      btfGz: gzipSync(btf).toString('base64'),
+    };
   }
 
   /** Install the client's agent bundle over this agent's own directory (see update.ts). */

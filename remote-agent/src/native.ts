@@ -53,6 +53,8 @@ export interface LoadResult {
    * so programs after it have empty logs: verify one program per object (setAutoload).
    */
   programs: { name: string; log: string; truncated: boolean }[];
+  /** libbpf's warnings when the load failed (the reason when the verifier never ran), else "". */
+  messages: string;
 }
 
 /** An opened (and maybe loaded) BPF object; wraps `struct bpf_object *`. */

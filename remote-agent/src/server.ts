@@ -22,11 +22,14 @@ import {
   BypassStatusRequest,
   ErrorCode,
   InitializeRequest,
+  KernelBtfRequest,
   LogNotification,
+  VerifyRequest,
   type AgentUpdateParams,
   type BypassAttachParams,
   type Endpoint,
   type InitializeParams,
+  type VerifyParams,
 } from '@dfs/protocol';
 import { AgentError } from './errors';
 import type { AgentLog } from './log';
@@ -113,6 +116,22 @@ export function parseBypassAttach(params: unknown): BypassAttachParams {
   return out;
 }
 
+export function parseVerify(params: unknown): VerifyParams {
+  const m = VerifyRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['object', 'objectName', 'logLevel']);
+  const object = optString(p, 'object', m, Math.ceil((MAX_OBJECT_BYTES * 4) / 3) + 4);
+  const objectName = optString(p, 'objectName', m, 255);
+  if (object === undefined || objectName === undefined) throw bad(`${m}: object and objectName are required`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(object)) throw bad(`${m}: object must be base64`);
+  const out: VerifyParams = { object, objectName };
+  if (p.logLevel !== undefined) {
+    if (p.logLevel !== 1 && p.logLevel !== 2) throw bad(`${m}: logLevel must be 1 or 2`);
+    out.logLevel = p.logLevel;
+  }
+  return out;
+}
+
 export function parseAgentUpdate(params: unknown): AgentUpdateParams {
   const m = AgentUpdateRequest.method;
   const p = asObject(params, m);
@@ -178,6 +197,8 @@ export function serve(
 
   handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
   handle(AgentUpdateRequest.method, parseAgentUpdate, (p) => manager.update(p));
+  handle(VerifyRequest.method, parseVerify, (p, op) => manager.verify(p, op));
+  handle(KernelBtfRequest.method, (p) => parseEmpty(p, KernelBtfRequest.method), () => manager.kernelBtf());
   handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
   handle(
     BypassDetachRequest.method,

@@ -1,16 +1,17 @@
 /**
  * Compiling a workspace's `*.bpf.c` into a BPF object with clang (`-target bpf -g -O2`),
- * with a `vmlinux.h` generated from kernel BTF and cached per kernel release, the workspace's
- * own include directories, and Debian's multiarch include directory for UAPI headers.
+ * with the target kernel's `vmlinux.h` (vmlinux.ts), the workspace's own include directories,
+ * and Debian's multiarch include directory for UAPI headers.
  * Compiler errors and warnings come back as structured diagnostics, not just text.
  */
 
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { arch, homedir, release } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
+import { arch } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import { exec } from '../util/exec';
+import { localVmlinuxDir } from './vmlinux';
 
 export interface CompilerDiagnostic {
   file: string;
@@ -30,28 +31,6 @@ export interface CompileResult {
 
 const TARGET_ARCH: Record<string, string> = { x64: 'x86', arm64: 'arm64', ppc64: 'powerpc', s390x: 's390' };
 const MULTIARCH: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
-
-function cacheRoot(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'dfs-ebpf');
-}
-
-/** Directory holding `vmlinux.h` for the local kernel, generated on first use. */
-export async function localVmlinuxDir(): Promise<string> {
-  const dir = join(cacheRoot(), 'vmlinux', release());
-  const header = join(dir, 'vmlinux.h');
-  if (existsSync(header)) return dir;
-  if (!existsSync('/sys/kernel/btf/vmlinux')) {
-    throw new DfsError(ErrorCode.KernelFeatureMissing, 'this kernel has no BTF (/sys/kernel/btf/vmlinux), so vmlinux.h cannot be generated');
-  }
-  mkdirSync(dir, { recursive: true });
-  const { stdout } = await exec('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], {
-    timeoutMs: 60_000,
-  });
-  const tmp = `${header}.${process.pid}.tmp`;
-  writeFileSync(tmp, stdout);
-  renameSync(tmp, header);
-  return dir;
-}
 
 /** The clang command line for one source (also what compile_commands.json records). */
 export function bpfCompileArgs(source: string, object: string, includeDirs: string[]): string[] {
@@ -93,12 +72,21 @@ export function parseClangDiagnostics(stderr: string): CompilerDiagnostic[] {
   return out;
 }
 
+export interface CompileOptions {
+  /** Directories searched for headers, besides the source's own. */
+  includeDirs?: string[];
+  /** Directory of the vmlinux.h to build against (the target kernel's); default: this machine's. */
+  vmlinuxDir?: string;
+}
+
 /** Compile one `.bpf.c` into `outDir/<name>.bpf.o`. Compiler errors are a result, not a throw. */
-export async function compileBpf(source: string, outDir: string, includeDirs: string[] = []): Promise<CompileResult> {
+export async function compileBpf(source: string, outDir: string, opts: CompileOptions | string[] = {}): Promise<CompileResult> {
+  const o: CompileOptions = Array.isArray(opts) ? { includeDirs: opts } : opts;
   if (!existsSync(source)) throw new DfsError(ErrorCode.NotFound, `no such source file: ${source}`);
   mkdirSync(outDir, { recursive: true });
   const object = join(outDir, basename(source).replace(/\.c$/, '') + '.o');
-  const args = bpfCompileArgs(source, object, [await localVmlinuxDir(), ...includeDirs]);
+  const vmlinux = o.vmlinuxDir ?? (await localVmlinuxDir());
+  const args = bpfCompileArgs(source, object, [vmlinux, ...(o.includeDirs ?? [])]);
   const res = await exec('clang', args, { allowFailure: true, timeoutMs: 120_000 }).catch((err: unknown) => {
     if (err instanceof DfsError && err.code === ErrorCode.ToolMissing) {
       throw new DfsError(ErrorCode.ToolMissing, 'clang is not installed (apt-get install clang llvm libbpf-dev)');

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { BypassAttachRequest, BypassDetachRequest, type BypassAttachParams } from '@dfs/protocol';
-import { compileBpf } from '@dfs/core/build/clang';
+import type { NodeSession } from '@dfs/core/agent/session';
 import type { Ctx } from '../ctx';
+import type { VerifierService } from '../verifier/service';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
 import { readSettings } from '../settings';
 
@@ -29,38 +30,22 @@ async function workspaceBypassSource(): Promise<vscode.Uri | undefined> {
   return undefined;
 }
 
-/** Build the workspace's bypass; compiler errors land in the Problems view and abort. */
+/** Build the workspace's bypass for the node's kernel; compiler errors land in Problems and abort. */
 async function buildWorkspaceBypass(
-  ctx: Ctx,
+  verifier: VerifierService,
+  session: NodeSession,
   source: vscode.Uri,
-  diagnostics: vscode.DiagnosticCollection,
 ): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
-  const storage = ctx.extension.storageUri ?? ctx.extension.globalStorageUri;
-  const res = await compileBpf(source.fsPath, join(storage.fsPath, 'build'));
-  const byFile = new Map<string, vscode.Diagnostic[]>();
-  for (const d of res.diagnostics) {
-    const range = new vscode.Range(d.line - 1, Math.max(0, d.column - 1), d.line - 1, Number.MAX_SAFE_INTEGER);
-    const diag = new vscode.Diagnostic(
-      range,
-      d.message,
-      d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
-    );
-    diag.source = 'clang (bpf)';
-    byFile.set(d.file, [...(byFile.get(d.file) ?? []), diag]);
+  const res = await verifier.build(session, [source]);
+  const built = res.results[0];
+  if (!built?.ok) {
+    const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new Error(`${BYPASS_SOURCE} does not compile (${errors} errors; see Problems)`);
   }
-  diagnostics.clear();
-  for (const [file, list] of byFile) diagnostics.set(vscode.Uri.file(file), list);
-  if (!res.ok) {
-    ctx.log.error(res.stderr);
-    throw new Error(
-      `${BYPASS_SOURCE} does not compile (${res.diagnostics.filter((d) => d.severity === 'error').length} errors; see Problems)`,
-    );
-  }
-  ctx.log.info(`built ${res.object}`);
-  return { object: readFileSync(res.object).toString('base64'), objectName: 'bypass.bpf.o' };
+  return { object: readFileSync(built.object).toString('base64'), objectName: 'bypass.bpf.o' };
 }
 
-export function attachBypassCommand(ctx: Ctx, diagnostics: vscode.DiagnosticCollection): () => Promise<void> {
+export function attachBypassCommand(ctx: Ctx, verifier: VerifierService): () => Promise<void> {
   return async () => {
     try {
       const settings = readSettings();
@@ -73,7 +58,7 @@ export function attachBypassCommand(ctx: Ctx, diagnostics: vscode.DiagnosticColl
           const source = await workspaceBypassSource();
           if (source) {
             progress.report({ message: `building ${vscode.workspace.asRelativePath(source)}` });
-            Object.assign(params, await buildWorkspaceBypass(ctx, source, diagnostics));
+            Object.assign(params, await buildWorkspaceBypass(verifier, session, source));
           }
           progress.report({ message: `loading and attaching on ${session.target.label}` });
           return session.request(BypassAttachRequest, params);

@@ -1,0 +1,88 @@
+/**
+ * "Build BPF programs", "Verify on test node" and verify-on-save. Verification builds the
+ * source for the connected node's kernel, has that kernel verify every program, and puts the
+ * result where the user is looking: diagnostics on the failing line, the budget CodeLens, and
+ * a notification that opens the verifier log explorer.
+ */
+
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import { Commands } from '../contributions';
+import { readSettings } from '../settings';
+import type { VerifierService } from '../verifier/service';
+
+function bpfSourceOf(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  const doc = vscode.window.activeTextEditor?.document;
+  return doc && doc.fileName.endsWith('.bpf.c') ? doc.uri : undefined;
+}
+
+export function buildCommand(ctx: Ctx, service: VerifierService): () => Promise<void> {
+  return async () => {
+    try {
+      const session = await ctx.ensureConnected();
+      const res = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `DFS eBPF: building for ${session.target.label}` },
+        () => service.build(session),
+      );
+      const failed = res.results.filter((r) => !r.ok).length;
+      const msg = `built ${res.results.length - failed} of ${res.results.length} BPF programs for ${session.info.kernel.release}${failed ? ` (${failed} failed: see Problems)` : ''}`;
+      ctx.log.info(msg);
+      if (failed) void vscode.window.showWarningMessage(`DFS eBPF: ${msg}`);
+      else void vscode.window.setStatusBarMessage(`DFS eBPF: ${msg}`, 5000);
+    } catch (err) {
+      ctx.reportError('build failed', err);
+    }
+  };
+}
+
+export function verifyCommand(ctx: Ctx, service: VerifierService): (arg?: unknown) => Promise<void> {
+  return async (arg?: unknown) => {
+    const source = bpfSourceOf(arg);
+    if (!source) {
+      void vscode.window.showInformationMessage('DFS eBPF: open a .bpf.c file to verify it on the test node.');
+      return;
+    }
+    try {
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === source.fsPath);
+      if (doc?.isDirty) await doc.save();
+      const session = await ctx.ensureConnected();
+      const v = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `DFS eBPF: verifying on ${session.target.label}` },
+        () => service.verify(session, source),
+      );
+      if (!v) {
+        void vscode.window.showWarningMessage(`DFS eBPF: ${vscode.workspace.asRelativePath(source)} does not compile (see Problems).`);
+        return;
+      }
+      const rejected = v.outcome.programs.filter((p) => p.verdict.verdict === 'rejected');
+      if (rejected.length === 0) {
+        void vscode.window.setStatusBarMessage(
+          `DFS eBPF: ${v.outcome.programs.length} programs verified on ${v.outcome.kernel} in ${v.elapsedMs} ms`,
+          5000,
+        );
+        return;
+      }
+      const first = rejected[0]?.verdict;
+      const e = first?.error;
+      const choice = await vscode.window.showErrorMessage(
+        `DFS eBPF: the verifier rejected ${rejected.map((p) => p.verdict.name).join(', ')}${e ? `: ${e.message}${e.location ? ` (line ${e.location.line})` : ''}` : ''}`,
+        'Show Verifier Log',
+      );
+      if (choice === 'Show Verifier Log') await vscode.commands.executeCommand(Commands.showVerifierLog, source, first?.name);
+    } catch (err) {
+      ctx.reportError('verification failed', err);
+    }
+  };
+}
+
+/** Verify a saved `.bpf.c` when enabled and a node is connected (never connects by itself). */
+export function verifyOnSave(ctx: Ctx, service: VerifierService): vscode.Disposable {
+  return vscode.workspace.onDidSaveTextDocument((doc) => {
+    if (!doc.fileName.endsWith('.bpf.c') || !readSettings()['verify.onSave']) return;
+    const session = ctx.connected;
+    if (!session) return;
+    const savedAt = Date.now();
+    service.verify(session, doc.uri, savedAt).catch((err: unknown) => ctx.reportError('verification on save failed', err));
+  });
+}

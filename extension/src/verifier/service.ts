@@ -1,0 +1,148 @@
+/**
+ * The build-and-verify loop inside VS Code: build a `.bpf.c` against the connected node's
+ * vmlinux.h, have the node's kernel verify every program, and publish what came back:
+ * compiler and verifier diagnostics (on the exact lines, with the path as related
+ * information), the last outcome per source for the CodeLens budget and the log explorer.
+ * One verification per source runs at a time; a newer request supersedes a queued one.
+ */
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import type { NodeSession } from '@dfs/core/agent/session';
+import { buildSources, findBpfSources, type BuildResult } from '@dfs/core/build/workspace';
+import { nodeVmlinuxDir } from '@dfs/core/build/vmlinux';
+import type { CompilerDiagnostic } from '@dfs/core/build/clang';
+import { verifyObjectOnNode, type VerifierDiagnostic, type VerifyOutcome } from '@dfs/core/verifier/verify';
+import type { ProgramVerdict } from '@dfs/core/verifier/model';
+import type { Ctx } from '../ctx';
+
+export interface Verification {
+  source: vscode.Uri;
+  outcome: VerifyOutcome;
+  at: Date;
+  /** Milliseconds from the request (e.g. the save) to published diagnostics. */
+  elapsedMs: number;
+  /** The same programs' verdicts from the verification before this one, by name. */
+  previous: Map<string, ProgramVerdict>;
+}
+
+function toVsDiagnostic(d: CompilerDiagnostic): vscode.Diagnostic {
+  const line = Math.max(0, d.line - 1);
+  const diag = new vscode.Diagnostic(
+    new vscode.Range(line, Math.max(0, d.column - 1), line, Number.MAX_SAFE_INTEGER),
+    d.message,
+    d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+  );
+  diag.source = 'clang (bpf)';
+  return diag;
+}
+
+function verifierDiagnostic(d: VerifierDiagnostic): vscode.Diagnostic {
+  const line = Math.max(0, d.line - 1);
+  const diag = new vscode.Diagnostic(
+    new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER),
+    `${d.program}: ${d.message}`,
+    vscode.DiagnosticSeverity.Error,
+  );
+  diag.source = 'BPF verifier';
+  diag.code = d.class;
+  diag.relatedInformation = d.related.map(
+    (r) =>
+      new vscode.DiagnosticRelatedInformation(
+        new vscode.Location(vscode.Uri.file(r.file), new vscode.Position(Math.max(0, r.line - 1), 0)),
+        `on the path: ${r.text}`,
+      ),
+  );
+  return diag;
+}
+
+export class VerifierService implements vscode.Disposable {
+  readonly compilerDiagnostics = vscode.languages.createDiagnosticCollection('dfs-ebpf-build');
+  readonly verifierDiagnostics = vscode.languages.createDiagnosticCollection('dfs-ebpf-verifier');
+  private readonly results = new Map<string, Verification>();
+  private readonly running = new Map<string, Promise<Verification | null>>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly ctx: Ctx) {}
+
+  last(source: vscode.Uri): Verification | undefined {
+    return this.results.get(source.fsPath);
+  }
+
+  private root(source?: vscode.Uri): string {
+    const folder = source ? vscode.workspace.getWorkspaceFolder(source) : vscode.workspace.workspaceFolders?.[0];
+    return folder?.uri.fsPath ?? (source ? vscode.Uri.joinPath(source, '..').fsPath : process.cwd());
+  }
+
+  /** Publish compiler diagnostics for the sources just built (clearing theirs first). */
+  private publishBuild(res: BuildResult): void {
+    for (const r of res.results) this.compilerDiagnostics.delete(vscode.Uri.file(r.source));
+    const byFile = new Map<string, vscode.Diagnostic[]>();
+    for (const d of res.diagnostics) byFile.set(d.file, [...(byFile.get(d.file) ?? []), toVsDiagnostic(d)]);
+    for (const [file, list] of byFile) this.compilerDiagnostics.set(vscode.Uri.file(file), list);
+  }
+
+  /** Build sources (default: every *.bpf.c of the workspace) for the connected node's kernel. */
+  async build(session: NodeSession, sources?: vscode.Uri[]): Promise<BuildResult> {
+    const root = this.root(sources?.[0]);
+    const files = sources?.map((s) => s.fsPath) ?? findBpfSources(root);
+    const res = await buildSources(files, { root, vmlinuxDir: await nodeVmlinuxDir(session) });
+    this.publishBuild(res);
+    return res;
+  }
+
+  /** Build and verify one source on the connected node; null when it does not compile. */
+  verify(session: NodeSession, source: vscode.Uri, startedAt = Date.now()): Promise<Verification | null> {
+    const key = source.fsPath;
+    const prior = this.running.get(key) ?? Promise.resolve(null);
+    const next = prior.catch(() => null).then(() => this.verifyNow(session, source, startedAt));
+    this.running.set(key, next);
+    void next.finally(() => {
+      if (this.running.get(key) === next) this.running.delete(key);
+    });
+    return next;
+  }
+
+  private async verifyNow(session: NodeSession, source: vscode.Uri, startedAt: number): Promise<Verification | null> {
+    const built = await this.build(session, [source]);
+    const result = built.results[0];
+    if (!result?.ok) {
+      this.verifierDiagnostics.delete(source);
+      return null;
+    }
+    const outcome = await verifyObjectOnNode(session, readFileSync(result.object), {
+      objectName: basename(result.object),
+      source: source.fsPath,
+    });
+    // Replace this source's verifier findings: files it touched before and now.
+    const before = this.results.get(source.fsPath);
+    for (const d of before?.outcome.diagnostics ?? []) this.verifierDiagnostics.delete(vscode.Uri.file(d.file));
+    this.verifierDiagnostics.delete(source);
+    const byFile = new Map<string, vscode.Diagnostic[]>();
+    for (const d of outcome.diagnostics) byFile.set(d.file, [...(byFile.get(d.file) ?? []), verifierDiagnostic(d)]);
+    for (const [file, list] of byFile) this.verifierDiagnostics.set(vscode.Uri.file(file), list);
+
+    const v: Verification = {
+      source,
+      outcome,
+      at: new Date(),
+      elapsedMs: Date.now() - startedAt,
+      previous: new Map((before?.outcome.programs ?? []).map((p) => [p.verdict.name, p.verdict])),
+    };
+    this.results.set(source.fsPath, v);
+    this.ctx.log.info(
+      `verified ${vscode.workspace.asRelativePath(source)} on ${session.target.label} in ${v.elapsedMs} ms: ` +
+        outcome.programs.map((p) => `${p.verdict.name} ${p.verdict.verdict}`).join(', '),
+    );
+    this.changed.fire(source);
+    return v;
+  }
+
+  dispose(): void {
+    this.compilerDiagnostics.dispose();
+    this.verifierDiagnostics.dispose();
+    this.changed.dispose();
+  }
+}
