@@ -6,7 +6,7 @@
 # PyPI when `dfs-ebpf node up` first needs it. Progress goes to stderr.
 set -euo pipefail
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config
+APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config
   redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -36,6 +36,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   build [FILE.bpf.c ...]                 compile for the node's kernel; writes compile_commands.json
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
+  bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
 common options: --node NAME|user@host[:port]  --json  --verbose`;
 
 async function run(argv: string[]): Promise<number> {

@@ -5,3 +5,8 @@ import { join } from 'node:path';
 export function agentBundleDir(): string {
   return join(__dirname, '..', 'agent');
 }
+
+/** The package root (dist/cli/main.js → ../..), where the reference bpf/ sources live. */
+export function repoRootOfCli(): string {
+  return join(__dirname, '..', '..');
+}

@@ -44,6 +44,11 @@ export interface BenchReport {
   workloads: WorkloadResult[];
 }
 
+export function machine(): BenchReport['machine'] {
+  const cpuList = cpus();
+  return { cpus: cpuList.length, model: cpuList[0]?.model ?? 'unknown', kernel: release() };
+}
+
 export function standardWorkloads(node: LocalNodeRef, quick: boolean): Workload[] {
   return [
     { name: 'redis-small', unit: 'ops/s', run: () => redisSmall(node, quick ? 20_000 : 100_000) },
@@ -100,9 +105,8 @@ export async function runAbBench(
       }
     }
   }
-  const cpuList = cpus();
   return {
-    machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? 'unknown', kernel: release() },
+    machine: machine(),
     runs: rounds,
     workloads: workloads.map((w) => {
       const s = samples.get(w.name) ?? { off: [], on: [], redirected: 0 };

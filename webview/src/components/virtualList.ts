@@ -102,14 +102,15 @@ export class VirtualList {
   select(index: number, opts: { how?: 'click' | 'keyboard' | 'api'; scroll?: boolean; center?: boolean } = {}): void {
     if (this.count === 0) return;
     const i = Math.max(0, Math.min(this.count - 1, index));
-    const previous = this.selected;
+    const previous = this.rows.get(this.selected);
+    previous?.classList.remove('selected');
+    previous?.setAttribute('aria-selected', 'false');
     this.selected = i;
-    this.rows.get(previous)?.classList.remove('selected');
-    this.rows.get(i)?.classList.add('selected');
-    this.rows.get(previous)?.setAttribute('aria-selected', 'false');
     if (opts.scroll !== false) this.scrollToIndex(i, opts.center === true);
+    const row = this.rows.get(i);
+    row?.classList.add('selected');
+    row?.setAttribute('aria-selected', 'true');
     this.element.setAttribute('aria-activedescendant', `${this.idPrefix}-${i}`);
-    this.rows.get(i)?.setAttribute('aria-selected', 'true');
     this.o.onSelect?.(i, opts.how ?? 'api');
   }
 

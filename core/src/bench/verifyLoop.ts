@@ -1,0 +1,78 @@
+/**
+ * The save-to-diagnostic benchmark: how long from "file saved" to diagnostics for a BPF
+ * source, through dfs-ebpf (build against the node's vmlinux.h, verify in the node's kernel
+ * through the agent over the open SSH session, parse) beside the plain loop an engineer runs
+ * by hand on the node (`clang` + `bpftool prog loadall`, then unpinning). Both run in the same
+ * rounds, alternating which goes first. Prints figures; asserts nothing.
+ */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { NodeSession } from '../agent/session';
+import { bpfCompileArgs, compileBpf } from '../build/clang';
+import { nodeVmlinuxDir } from '../build/vmlinux';
+import type { Progress } from '../log';
+import { exec } from '../util/exec';
+import { verifyObjectOnNode } from '../verifier/verify';
+import { median, percentile, round3 } from './stats';
+
+export interface LoopTimes {
+  median_ms: number;
+  p90_ms: number;
+  rounds_ms: number[];
+}
+
+export interface VerifyBenchReport {
+  source: string;
+  runs: number;
+  dfs_ebpf: LoopTimes;
+  clang_bpftool: LoopTimes;
+  /** clang_bpftool / dfs_ebpf medians: above 1 means dfs-ebpf's loop is faster. */
+  ratio: number;
+}
+
+function times(ms: number[]): LoopTimes {
+  return { median_ms: round3(median(ms)), p90_ms: round3(percentile(ms, 90)), rounds_ms: ms.map(round3) };
+}
+
+export async function runVerifyBench(session: NodeSession, source: string, rounds: number, progress: Progress): Promise<VerifyBenchReport> {
+  const vmlinuxDir = await nodeVmlinuxDir(session); // cached after the first call, as in the editor
+  const work = mkdtempSync(join(tmpdir(), 'dfs-bench-verify-'));
+  const ours: number[] = [];
+  const plain: number[] = [];
+  try {
+    const runOurs = async (): Promise<void> => {
+      const t0 = performance.now();
+      const built = await compileBpf(source, join(work, 'ours'), { vmlinuxDir });
+      if (!built.ok) throw new Error(`${source} does not compile: ${built.stderr}`);
+      const out = await verifyObjectOnNode(session, readFileSync(built.object), { source, objectName: basename(built.object) });
+      if (out.programs.length === 0) throw new Error('no programs verified');
+      ours.push(performance.now() - t0);
+    };
+    const runPlain = async (): Promise<void> => {
+      const object = join(work, 'plain.bpf.o');
+      const pins = `/sys/fs/bpf/dfs-bench-${process.pid}`;
+      const t0 = performance.now();
+      await exec('clang', bpfCompileArgs(source, object, [vmlinuxDir, dirname(source)]));
+      await exec('bpftool', ['prog', 'loadall', object, pins], { allowFailure: true });
+      plain.push(performance.now() - t0);
+      rmSync(pins, { recursive: true, force: true });
+    };
+    for (let r = 1; r <= rounds; r++) {
+      progress(`round ${r}/${rounds}`);
+      if (r % 2) {
+        await runOurs();
+        await runPlain();
+      } else {
+        await runPlain();
+        await runOurs();
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const a = times(ours);
+  const b = times(plain);
+  return { source, runs: rounds, dfs_ebpf: a, clang_bpftool: b, ratio: round3(b.median_ms / a.median_ms) };
+}

@@ -1,0 +1,447 @@
+/**
+ * The verifier log explorer: one program's verifier log (virtualized, a million lines stay
+ * smooth) beside its C source, with the register/stack state at the selected instruction and
+ * a search that runs in slices so the UI never stalls. It owns the panel's DOM, built once on
+ * the first `load` and refilled on every later one. Lines are read with core's lines.ts (never
+ * re-classified here) and rendered with DOM APIs and textContent only. Clicking an instruction
+ * posts `reveal` so the extension opens the source at that line.
+ * Timings are User Timing entries: `verifierLog:first-render`, `verifierLog:split`.
+ */
+
+import type { VerifierLogPanelRequest, VerifierLogPanelUpdate, VerifierLogProgram } from '@dfs/protocol';
+import { classifyLine, parseInsnLine, parseSourceLine } from '@dfs/core/verifier/lines';
+import type { LogLineKind } from '@dfs/core/verifier/model';
+import { badge, registerComponents } from '../components/toolkit';
+import { VirtualList } from '../components/virtualList';
+import { channel } from '../vscodeApi';
+import './verifierLog.css';
+
+registerComponents();
+const app = document.getElementById('app') as HTMLElement;
+app.append(el('p', 'Waiting for the verifier log…', 'placeholder'));
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+/** Appends `text` to `parent` in a span of class `cls`, marking every occurrence of `query`. */
+function marked(parent: HTMLElement, text: string, cls: string, query: string): void {
+  const span = el('span', undefined, cls);
+  if (!query) {
+    span.textContent = text;
+    parent.append(span);
+    return;
+  }
+  const hay = query === query.toLowerCase() ? text.toLowerCase() : text;
+  let at = 0;
+  for (let i = hay.indexOf(query); i >= 0; i = hay.indexOf(query, at)) {
+    if (i > at) span.append(text.slice(at, i));
+    span.append(el('mark', text.slice(i, i + query.length)));
+    at = i + query.length;
+  }
+  if (at < text.length) span.append(text.slice(at));
+  parent.append(span);
+}
+
+/** Splits "R0=map_value(map=m,ks=4) R1=scalar(...) fp-8=mmmm" at spaces outside brackets. */
+function stateTokens(state: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= state.length; i++) {
+    const c = state[i];
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth = Math.max(0, depth - 1);
+    else if ((c === ' ' && depth === 0) || c === undefined) {
+      if (i > start) out.push(state.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+const isInsn = (line: string): boolean => /^\d+: \(/.test(line) && classifyLine(line) === 'insn';
+const FULL_STATE = /^(?:from \d+ to )?(\d+): ((?:frame\d+: )?R\d.*)$/;
+/** How far back the state pane looks for a full-state line of the same instruction. */
+const STATE_LOOKBACK = 20_000;
+
+interface Location {
+  file: string;
+  line: number;
+}
+
+class Explorer {
+  private readonly post = channel<VerifierLogPanelUpdate, VerifierLogPanelRequest>((m) => this.load(m));
+  private readonly rowHeight = rowHeight();
+  private readonly header = el('header', undefined, 'toolbar');
+  private readonly program = el('select');
+  private readonly title = el('span', undefined, 'title');
+  private readonly summary = el('span', undefined, 'summary');
+  private readonly verdict = el('span', undefined, 'verdict');
+  private readonly errorLine = el('p', undefined, 'error-message');
+  private readonly searchBox = el('input');
+  private readonly searchCount = el('span', '', 'search-count');
+  private readonly sourceTitle = el('span', '', 'pane-detail');
+  private readonly stateTitle = el('span', '', 'pane-detail');
+  private readonly state = el('div', undefined, 'state');
+  private readonly log: VirtualList;
+  private readonly source: VirtualList;
+  private programs: VerifierLogProgram[] = [];
+  private readonly split = new Map<number, string[]>();
+  private current = 0;
+  private lines: string[] = [];
+  private failing: number | null = null;
+  private sourceName = '';
+  private sourceLines: string[] = [];
+  private failingSource: number | null = null;
+  private query = '';
+  private matches: number[] = [];
+  private matchAt = -1;
+  private searching = false;
+  private searchGen = 0;
+  private pending: 1 | -1 | 0 = 0;
+  private debounce: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    this.log = new VirtualList({
+      rowHeight: this.rowHeight,
+      ariaLabel: 'Verifier log',
+      renderRow: (row, i) => this.renderLogRow(row, i),
+      onSelect: (i) => this.showContext(i),
+      onActivate: (i) => this.reveal(this.locationAt(i)),
+    });
+    this.log.element.id = 'log-list';
+    this.source = new VirtualList({
+      rowHeight: this.rowHeight,
+      ariaLabel: 'C source',
+      renderRow: (row, i) => this.renderSourceRow(row, i),
+      onActivate: (i) => this.reveal({ file: this.sourceName, line: i + 1 }),
+    });
+    this.source.element.id = 'source-list';
+    this.state.id = 'state';
+    this.program.id = 'program';
+    this.program.addEventListener('change', () => {
+      this.showProgram(Number(this.program.value));
+      this.post({ type: 'selectProgram', index: this.current });
+    });
+    this.searchBox.id = 'search';
+    this.searchBox.type = 'search';
+    this.searchBox.placeholder = 'Search (Enter: next, Shift+Enter: previous)';
+    this.searchBox.addEventListener('input', () => {
+      clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => {
+        if (this.searchBox.value !== this.query) this.startSearch(this.searchBox.value);
+      }, 200);
+    });
+    this.searchBox.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      clearTimeout(this.debounce);
+      if (this.searchBox.value !== this.query) this.startSearch(this.searchBox.value);
+      this.navigate(e.shiftKey ? -1 : 1);
+    });
+    this.searchCount.id = 'search-count';
+    this.post({ type: 'ready' });
+  }
+
+  private layout(): void {
+    const search = el('div', undefined, 'search');
+    search.append(this.searchBox, this.searchCount);
+    const left = el('div', undefined, 'program');
+    this.verdict.id = 'verdict';
+    left.append(this.program, this.title, this.verdict, this.summary);
+    this.header.append(left, search);
+    this.errorLine.id = 'error-message';
+    const pane = (cls: string, name: string, detail: HTMLElement, body: HTMLElement): HTMLElement => {
+      const s = el('section', undefined, `pane ${cls}`);
+      const h = el('h2', name);
+      h.append(detail);
+      s.append(h, body);
+      return s;
+    };
+    const panes = el('div', undefined, 'panes');
+    panes.append(
+      pane('log-pane', 'Instructions', el('span', '', 'pane-detail'), this.log.element),
+      pane('source-pane', 'Source', this.sourceTitle, this.source.element),
+      pane('state-pane', 'State', this.stateTitle, this.state),
+    );
+    app.replaceChildren(this.header, this.errorLine, panes);
+  }
+
+  private load(m: VerifierLogPanelUpdate): void {
+    if ((m as Partial<VerifierLogPanelUpdate> | null)?.type !== 'load') return;
+    performance.mark('verifierLog:load-received');
+    if (!this.header.isConnected) this.layout();
+    this.programs = m.programs;
+    this.split.clear();
+    this.program.replaceChildren(
+      ...m.programs.map((p, i) => {
+        const o = el('option', `${p.verdict.name}: ${p.verdict.verdict}`);
+        o.value = String(i);
+        return o;
+      }),
+    );
+    this.program.hidden = m.programs.length < 2;
+    this.sourceName = m.source?.name ?? '';
+    this.sourceLines = m.source ? m.source.text.replace(/\r?\n$/, '').split(/\r?\n/) : [];
+    this.source.reset(this.sourceLines.length);
+    this.showProgram(Math.max(0, Math.min(m.programs.length - 1, m.selected)));
+    requestAnimationFrame(() =>
+      setTimeout(() => performance.measure('verifierLog:first-render', 'verifierLog:load-received')),
+    );
+  }
+
+  private showProgram(index: number): void {
+    const p = this.programs[index];
+    if (!p) {
+      this.log.reset(0);
+      this.title.textContent = 'No programs in this log';
+      return;
+    }
+    this.current = index;
+    this.program.value = String(index);
+    let lines = this.split.get(index);
+    if (!lines) {
+      performance.mark('verifierLog:split-start');
+      lines = p.log.split(p.log.includes('\r') ? /\r?\n/ : '\n');
+      if (lines.at(-1) === '') lines.pop();
+      this.split.set(index, lines);
+      performance.measure('verifierLog:split', 'verifierLog:split-start');
+    }
+    this.lines = lines;
+    const v = p.verdict;
+    this.failing = v.error ? Math.min(v.error.logLine, lines.length - 1) : null;
+    const loc = v.error?.location;
+    this.failingSource = loc && loc.file === this.sourceName ? loc.line - 1 : null;
+    this.title.textContent = v.section ? `${v.name} (${v.section})` : v.name;
+    this.verdict.replaceChildren(badge(v.verdict));
+    this.verdict.dataset.verdict = v.verdict;
+    const facts = [`${lines.length.toLocaleString('en-US')} lines`];
+    if (v.insnsProcessed !== null) facts.push(`${v.insnsProcessed.toLocaleString('en-US')} insns processed`);
+    if (v.states !== null) facts.push(`${v.states.toLocaleString('en-US')} states`);
+    this.summary.textContent = facts.join(' · ');
+    this.errorLine.textContent = v.error
+      ? `${v.error.insn !== null ? `insn ${v.error.insn}: ` : ''}${v.error.message}${loc ? ` (${loc.file}:${loc.line})` : ''}`
+      : '';
+    this.errorLine.hidden = !v.error;
+    this.source.refresh();
+    this.log.reset(lines.length);
+    this.matches = [];
+    this.matchAt = -1;
+    if (this.failing !== null) this.log.select(this.failing, { center: true });
+    else this.showContext(-1);
+    if (this.query) this.startSearch(this.query);
+  }
+
+  private renderLogRow(row: HTMLElement, i: number): void {
+    const text = this.lines[i] ?? '';
+    let kind: LogLineKind = classifyLine(text);
+    if (kind === 'other' && this.failing !== null && i > this.failing) kind = 'error';
+    row.classList.add(`k-${kind}`);
+    if (i === this.failing) row.classList.add('failing');
+    if (this.matchAt >= 0 && this.matches[this.matchAt] === i) row.classList.add('current-match');
+    row.title = text;
+    row.append(el('span', String(i + 1), 'ln'));
+    const q = this.query;
+    const insn = kind === 'insn' ? parseInsnLine(text) : null;
+    if (insn) {
+      row.append(el('span', `${insn.insn}:`, 'ix'));
+      marked(row, insn.text, 'dis', q);
+      if (insn.state) marked(row, insn.state, 'st', q);
+      return;
+    }
+    const src = kind === 'source' ? parseSourceLine(text) : null;
+    if (src?.file) {
+      marked(row, `; ${src.text}`, 'tx', q);
+      row.append(el('span', `@ ${src.file}:${src.line}`, 'at'));
+      return;
+    }
+    marked(row, text, 'tx', q);
+  }
+
+  private renderSourceRow(row: HTMLElement, i: number): void {
+    if (i === this.failingSource) row.classList.add('failing');
+    row.append(el('span', String(i + 1), 'ln'), el('span', this.sourceLines[i] ?? '', 'tx'));
+  }
+
+  /** The nearest `; … @ file:line` at or above log line `i` (line 0 means "no line"). */
+  private locationAt(i: number): Location | null {
+    for (let j = i; j >= 0; j--) {
+      const line = this.lines[j] ?? '';
+      if (!line.startsWith(';')) continue;
+      const s = parseSourceLine(line);
+      if (s?.file && s.line) return { file: s.file, line: s.line };
+    }
+    return null;
+  }
+
+  /** The instruction line that line `i` is about: itself, the next one after a source
+   *  annotation, else the nearest one above (error lines belong to the failing insn). */
+  private insnLineFor(i: number): number | null {
+    const kind = classifyLine(this.lines[i] ?? '');
+    if (kind === 'source') {
+      for (let j = i + 1; j < Math.min(this.lines.length, i + 64); j++) if (isInsn(this.lines[j] ?? '')) return j;
+    }
+    for (let j = i; j >= 0; j--) if (isInsn(this.lines[j] ?? '')) return j;
+    return null;
+  }
+
+  /** State at line `i`: its own, else a full-state line of the same insn above, else the
+   *  last state printed above it. Returns [state, where it came from]. */
+  private stateAt(i: number): [string, string] {
+    const line = this.lines[i] ?? '';
+    const own = parseInsnLine(line);
+    if (own?.state) return [own.state, 'after this instruction'];
+    const full = FULL_STATE.exec(line);
+    if (full) return [full[2] ?? '', `at insn ${full[1]}`];
+    const insn = own?.insn;
+    let fallback: [string, string] | null = null;
+    for (let j = i - 1; j >= Math.max(0, i - STATE_LOOKBACK); j--) {
+      const l = this.lines[j] ?? '';
+      const f = FULL_STATE.exec(l);
+      if (f && Number(f[1]) === insn) return [f[2] ?? '', `before insn ${insn} (full state, log line ${j + 1})`];
+      // A full state of another insn starts this path: older states belong to other paths.
+      if (f) return fallback ?? [f[2] ?? '', `at insn ${f[1]} (log line ${j + 1}), where this path starts`];
+      if (!fallback) {
+        const p = parseInsnLine(l);
+        if (p?.state) fallback = [p.state, `after insn ${p.insn} (log line ${j + 1}); only changed registers`];
+      }
+    }
+    return fallback ?? ['', 'no state printed'];
+  }
+
+  private showContext(i: number): void {
+    const full = i < 0 ? null : FULL_STATE.exec(this.lines[i] ?? '');
+    const at = i < 0 || full ? null : this.insnLineFor(i);
+    const insn = at === null ? null : parseInsnLine(this.lines[at] ?? '');
+    const [state, from] = i < 0 ? ['', ''] : this.stateAt(at ?? i);
+    this.stateTitle.textContent = insn ? `insn ${insn.insn}: ${insn.text}` : full ? `insn ${full[1]}` : '';
+    const rows: HTMLElement[] = [el('div', from, 'state-from')];
+    const error = this.programs[this.current]?.verdict.error;
+    if (error && at !== null && at === this.failing) rows.push(el('div', error.message, 'state-error'));
+    const table = el('table');
+    for (const token of stateTokens(state)) {
+      const eq = token.indexOf('=');
+      const tr = el('tr');
+      if (eq > 0) tr.append(el('th', token.slice(0, eq)), el('td', token.slice(eq + 1)));
+      else tr.append(el('td', token));
+      table.append(tr);
+    }
+    rows.push(table);
+    this.state.replaceChildren(...rows);
+    this.showSource(i < 0 ? null : this.locationAt(i));
+    this.updateCount();
+  }
+
+  private showSource(loc: Location | null): void {
+    if (!loc) {
+      this.sourceTitle.textContent = this.sourceName ? `${this.sourceName}: no line annotated above` : 'no source';
+      return;
+    }
+    if (loc.file !== this.sourceName || loc.line > this.sourceLines.length) {
+      this.sourceTitle.textContent = `${loc.file}:${loc.line} (not shown)`;
+      return;
+    }
+    this.sourceTitle.textContent = `${loc.file}:${loc.line}`;
+    const row = loc.line - 1;
+    if (!this.source.isVisible(row)) this.source.scrollToIndex(row, true);
+    this.source.select(row, { scroll: false });
+  }
+
+  private reveal(loc: Location | null): void {
+    if (loc) this.post({ type: 'reveal', file: loc.file, line: loc.line });
+  }
+
+  /** Searches all lines in slices of ~8 ms, newest query wins; smart case. */
+  private startSearch(query: string): void {
+    const gen = ++this.searchGen;
+    const lines = this.lines;
+    const q = query;
+    const fold = q === q.toLowerCase();
+    this.query = q;
+    this.matches = [];
+    this.matchAt = -1;
+    this.searching = q !== '';
+    this.log.refresh();
+    this.updateCount();
+    if (!q) return;
+    const found = this.matches;
+    let i = 0;
+    const yielder = new MessageChannel();
+    const slice = (): void => {
+      if (gen !== this.searchGen) return;
+      const end = performance.now() + 8;
+      while (i < lines.length && performance.now() < end) {
+        for (const stop = Math.min(lines.length, i + 4096); i < stop; i++) {
+          const line = lines[i] ?? '';
+          if ((fold ? line.toLowerCase() : line).includes(q)) found.push(i);
+        }
+      }
+      this.searching = i < lines.length;
+      if (this.pending === 1 || (!this.searching && this.pending !== 0)) this.navigate(this.pending);
+      this.updateCount();
+      if (this.searching) yielder.port2.postMessage(null);
+      else yielder.port1.close();
+    };
+    yielder.port1.onmessage = slice;
+    slice();
+  }
+
+  /** Next (1) or previous (-1) match from the selected line, wrapping once the search is done. */
+  private navigate(dir: 1 | -1): void {
+    const m = this.matches;
+    this.pending = 0;
+    if (!this.query) return;
+    const from = this.log.selection;
+    let lo = 0;
+    let hi = m.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((m[mid] ?? 0) <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    // lo = first match after `from`; the previous one is before `from` unless it is `from`.
+    let target = dir === 1 ? lo : m[lo - 1] === from ? lo - 2 : lo - 1;
+    if (target >= m.length || target < 0) {
+      if (this.searching) {
+        this.pending = dir;
+        return;
+      }
+      target = dir === 1 ? 0 : m.length - 1;
+    }
+    const line = m[target];
+    if (line === undefined) return;
+    this.matchAt = target;
+    const visible = this.log.isVisible(line);
+    this.log.select(line, { center: !visible, scroll: !visible });
+    this.log.refresh();
+  }
+
+  private updateCount(): void {
+    const n = this.matches.length;
+    const more = this.searching ? '+' : '';
+    const at = this.matchAt >= 0 && this.matches[this.matchAt] === this.log.selection ? this.matchAt : -1;
+    if (at < 0 && this.matchAt >= 0) {
+      this.matchAt = -1;
+      this.log.refresh();
+    }
+    this.searchCount.textContent = !this.query
+      ? ''
+      : at >= 0
+        ? `${at + 1} of ${n}${more}`
+        : n === 0 && !this.searching
+          ? 'No results'
+          : `${n}${more} results`;
+  }
+}
+
+/** One row per editor line: 1.5 × the editor font size, at least 16 px. */
+function rowHeight(): number {
+  const px = parseFloat(getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-font-size'));
+  return Math.max(16, Math.round((Number.isFinite(px) && px > 0 ? px : 13) * 1.5));
+}
+
+new Explorer();
