@@ -48,10 +48,21 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
     if (isRemote(p)) session = await openSession(p, io);
     const vmlinuxDir = session ? await nodeVmlinuxDir(session) : await localVmlinuxDir();
     const res = await buildSources(sources, { root, vmlinuxDir });
-    const diagnostics: Diag[] = res.diagnostics.map((d) => ({ ...d, file: displayName(d.file, given), program: null, insn: null }));
-    const objects = res.results.filter((r) => r.ok).map((r) => ({ source: displayName(r.source, given), object: r.object }));
+    const diagnostics: Diag[] = res.diagnostics.map((d) => ({
+      ...d,
+      file: displayName(d.file, given),
+      program: null,
+      insn: null,
+    }));
+    const objects = res.results
+      .filter((r) => r.ok)
+      .map((r) => ({ source: displayName(r.source, given), object: r.object }));
     if (io.json) printJson({ objects, diagnostics });
-    else printLines([...objects.map((o) => `built ${o.object}`), ...diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`)]);
+    else
+      printLines([
+        ...objects.map((o) => `built ${o.object}`),
+        ...diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`),
+      ]);
     const failed = res.results.filter((r) => !r.ok);
     if (failed.length > 0) {
       const first = res.diagnostics.find((d) => d.severity === 'error');
@@ -67,12 +78,21 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
 }
 
 function verifierDiag(d: VerifierDiagnostic, given: string[]): Diag {
-  return { file: displayName(d.file, given), line: d.line, column: d.column, severity: d.severity, message: d.message, program: d.program, insn: d.insn };
+  return {
+    file: displayName(d.file, given),
+    line: d.line,
+    column: d.column,
+    severity: d.severity,
+    message: d.message,
+    program: d.program,
+    insn: d.insn,
+  };
 }
 
 export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
   const file = p.positionals[1];
-  if (!file || p.positionals.length > 2) throw new UsageError('usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--log-level 1|2] [--json]');
+  if (!file || p.positionals.length > 2)
+    throw new UsageError('usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--log-level 1|2] [--json]');
   const level = numberValue(p, 'log-level', 1, 2);
   const session = await openSession(p, io);
   try {
@@ -83,9 +103,17 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
       const res = await buildSources([file], { root: process.cwd(), vmlinuxDir: await nodeVmlinuxDir(session) });
       const built = res.results[0];
       if (!built?.ok) {
-        const diagnostics = res.diagnostics.map((d) => ({ ...d, file: displayName(d.file, [file]), program: null, insn: null }));
+        const diagnostics = res.diagnostics.map((d) => ({
+          ...d,
+          file: displayName(d.file, [file]),
+          program: null,
+          insn: null,
+        }));
         if (io.json) printJson({ ok: false, programs: [], diagnostics, log: '' });
-        throw new DfsError(ErrorCode.BadObject, `${file} does not compile: ${res.diagnostics[0]?.message ?? built?.stderr.trim() ?? ''}`);
+        throw new DfsError(
+          ErrorCode.BadObject,
+          `${file} does not compile: ${res.diagnostics[0]?.message ?? built?.stderr.trim() ?? ''}`,
+        );
       }
       object = built.object;
     }
@@ -95,7 +123,11 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
     } catch (err) {
       throw new DfsError(ErrorCode.NotFound, `cannot read ${object}: ${(err as Error).message}`);
     }
-    const out = await verifyObjectOnNode(session, bytes, { objectName: basename(object), ...(source ? { source } : {}), ...(level ? { logLevel: level as 1 | 2 } : {}) });
+    const out = await verifyObjectOnNode(session, bytes, {
+      objectName: basename(object),
+      ...(source ? { source } : {}),
+      ...(level ? { logLevel: level as 1 | 2 } : {}),
+    });
     const diagnostics = out.diagnostics.map((d) => verifierDiag(d, [file]));
     const programs = out.programs.map(({ verdict: v }) => ({
       name: v.name,
@@ -106,19 +138,40 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
       peak_states: v.peakStates,
       verification_time_us: v.verificationTimeUs,
       stack_depth: v.stackDepth,
-      ...(v.error ? { error: { class: v.error.class, message: v.error.message, explanation: v.error.explanation, insn: v.error.insn } } : {}),
+      ...(v.error
+        ? {
+            error: {
+              class: v.error.class,
+              message: v.error.message,
+              explanation: v.error.explanation,
+              insn: v.error.insn,
+            },
+          }
+        : {}),
     }));
-    const log = out.programs.map((x) => (out.programs.length > 1 ? `-- program ${x.verdict.name} --\n${x.log}` : x.log)).join('\n');
+    const log = out.programs
+      .map((x) => (out.programs.length > 1 ? `-- program ${x.verdict.name} --\n${x.log}` : x.log))
+      .join('\n');
     if (io.json) printJson({ ok: out.ok, kernel: out.kernel, programs, diagnostics, log });
     else {
       printLines([
-        ...programs.map((x) => `${x.name} (${x.section}): ${x.verdict}, ${x.insns_processed ?? '?'} insns processed, ${x.states ?? '?'} states`),
-        ...diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: error: [${d.program}] ${d.message.replace(/\n/g, ' — ')}`),
+        ...programs.map(
+          (x) =>
+            `${x.name} (${x.section}): ${x.verdict}, ${x.insns_processed ?? '?'} insns processed, ${x.states ?? '?'} states`,
+        ),
+        ...diagnostics.map(
+          (d) => `${d.file}:${d.line}:${d.column}: error: [${d.program}] ${d.message.replace(/\n/g, ' — ')}`,
+        ),
       ]);
     }
     if (!out.ok) {
       const d = diagnostics[0];
-      throw new DfsError(ErrorCode.VerifierRejected, d ? `${d.program} rejected at ${d.file}:${d.line}: ${d.message.split('\n')[0]}` : 'the verifier rejected the object');
+      throw new DfsError(
+        ErrorCode.VerifierRejected,
+        d
+          ? `${d.program} rejected at ${d.file}:${d.line}: ${d.message.split('\n')[0]}`
+          : 'the verifier rejected the object',
+      );
     }
     return 0;
   } finally {

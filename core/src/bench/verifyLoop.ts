@@ -36,7 +36,12 @@ function times(ms: number[]): LoopTimes {
   return { median_ms: round3(median(ms)), p90_ms: round3(percentile(ms, 90)), rounds_ms: ms.map(round3) };
 }
 
-export async function runVerifyBench(session: NodeSession, source: string, rounds: number, progress: Progress): Promise<VerifyBenchReport> {
+export async function runVerifyBench(
+  session: NodeSession,
+  source: string,
+  rounds: number,
+  progress: Progress,
+): Promise<VerifyBenchReport> {
   const vmlinuxDir = await nodeVmlinuxDir(session); // cached after the first call, as in the editor
   const work = mkdtempSync(join(tmpdir(), 'dfs-bench-verify-'));
   const ours: number[] = [];
@@ -46,7 +51,10 @@ export async function runVerifyBench(session: NodeSession, source: string, round
       const t0 = performance.now();
       const built = await compileBpf(source, join(work, 'ours'), { vmlinuxDir });
       if (!built.ok) throw new Error(`${source} does not compile: ${built.stderr}`);
-      const out = await verifyObjectOnNode(session, readFileSync(built.object), { source, objectName: basename(built.object) });
+      const out = await verifyObjectOnNode(session, readFileSync(built.object), {
+        source,
+        objectName: basename(built.object),
+      });
       if (out.programs.length === 0) throw new Error('no programs verified');
       ours.push(performance.now() - t0);
     };

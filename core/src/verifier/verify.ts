@@ -86,7 +86,11 @@ function sectionLine(text: string, section: string): number {
   return i >= 0 ? i + 2 : 1; // the function signature follows the SEC line
 }
 
-function toDiagnostics(p: VerifiedProgram, files: Map<string, { path: string; text: string }>, source?: string): VerifierDiagnostic[] {
+function toDiagnostics(
+  p: VerifiedProgram,
+  files: Map<string, { path: string; text: string }>,
+  source?: string,
+): VerifierDiagnostic[] {
   const { verdict, load } = p;
   if (verdict.verdict === 'accepted') return [];
   const resolve = (file: string): string => files.get(file)?.path ?? file;
@@ -124,7 +128,11 @@ function toDiagnostics(p: VerifiedProgram, files: Map<string, { path: string; te
   ];
 }
 
-export async function verifyObjectOnNode(agent: AgentRequester, object: Buffer, opts: VerifyOptions = {}): Promise<VerifyOutcome> {
+export async function verifyObjectOnNode(
+  agent: AgentRequester,
+  object: Buffer,
+  opts: VerifyOptions = {},
+): Promise<VerifyOutcome> {
   const res = await agent.request(VerifyRequest, {
     object: object.toString('base64'),
     objectName: opts.objectName ?? (opts.source ? basename(opts.source).replace(/\.c$/, '.o') : 'object.bpf.o'),

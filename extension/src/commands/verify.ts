@@ -52,7 +52,9 @@ export function verifyCommand(ctx: Ctx, service: VerifierService): (arg?: unknow
         () => service.verify(session, source),
       );
       if (!v) {
-        void vscode.window.showWarningMessage(`DFS eBPF: ${vscode.workspace.asRelativePath(source)} does not compile (see Problems).`);
+        void vscode.window.showWarningMessage(
+          `DFS eBPF: ${vscode.workspace.asRelativePath(source)} does not compile (see Problems).`,
+        );
         return;
       }
       const rejected = v.outcome.programs.filter((p) => p.verdict.verdict === 'rejected');
@@ -69,7 +71,8 @@ export function verifyCommand(ctx: Ctx, service: VerifierService): (arg?: unknow
         `DFS eBPF: the verifier rejected ${rejected.map((p) => p.verdict.name).join(', ')}${e ? `: ${e.message}${e.location ? ` (line ${e.location.line})` : ''}` : ''}`,
         'Show Verifier Log',
       );
-      if (choice === 'Show Verifier Log') await vscode.commands.executeCommand(Commands.showVerifierLog, source, first?.name);
+      if (choice === 'Show Verifier Log')
+        await vscode.commands.executeCommand(Commands.showVerifierLog, source, first?.name);
     } catch (err) {
       ctx.reportError('verification failed', err);
     }
@@ -83,6 +86,8 @@ export function verifyOnSave(ctx: Ctx, service: VerifierService): vscode.Disposa
     const session = ctx.connected;
     if (!session) return;
     const savedAt = Date.now();
-    service.verify(session, doc.uri, savedAt).catch((err: unknown) => ctx.reportError('verification on save failed', err));
+    service
+      .verify(session, doc.uri, savedAt)
+      .catch((err: unknown) => ctx.reportError('verification on save failed', err));
   });
 }

@@ -41,7 +41,9 @@ export function budgetTitle(v: ProgramVerdict, previous: ProgramVerdict | undefi
     return `$(error) rejected by the verifier${e ? `: ${e.class}${e.location ? ` at line ${e.location.line}` : ''}` : ''}`;
   }
   const n = (x: number | null): string => (x === null ? '?' : x.toLocaleString('en-US'));
-  const since = previous ? ` (${delta(v.insnsProcessed, previous.insnsProcessed).trim() || '±0'} insns,${delta(v.states, previous.states) || ' ±0'} states since last)` : '';
+  const since = previous
+    ? ` (${delta(v.insnsProcessed, previous.insnsProcessed).trim() || '±0'} insns,${delta(v.states, previous.states) || ' ±0'} states since last)`
+    : '';
   return `$(pass) verified: ${n(v.insnsProcessed)} insns processed · ${n(v.states)} states${since}`;
 }
 
@@ -59,7 +61,12 @@ export class BudgetCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
     return programsIn(doc.getText()).map((p) => {
       const range = new vscode.Range(p.line, 0, p.line, 0);
       const v = last?.outcome.programs.find((x) => x.verdict.name === p.name)?.verdict;
-      if (!v) return new vscode.CodeLens(range, { title: '$(play) Verify on test node', command: Commands.verify, arguments: [doc.uri] });
+      if (!v)
+        return new vscode.CodeLens(range, {
+          title: '$(play) Verify on test node',
+          command: Commands.verify,
+          arguments: [doc.uri],
+        });
       return new vscode.CodeLens(range, {
         title: budgetTitle(v, last?.previous.get(p.name)),
         command: Commands.showVerifierLog,

@@ -25,7 +25,8 @@ function buildExecution(ctx: Ctx, service: VerifierService): vscode.CustomExecut
             const session = await ctx.ensureConnected();
             line(`building for ${session.target.label} (kernel ${session.info.kernel.release})`);
             const res = await service.build(session);
-            for (const r of res.results) line(`${r.ok ? 'built' : 'FAILED'} ${r.source}${r.ok ? ` → ${r.object}` : ''}`);
+            for (const r of res.results)
+              line(`${r.ok ? 'built' : 'FAILED'} ${r.source}${r.ok ? ` → ${r.object}` : ''}`);
             for (const d of res.diagnostics) line(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
             line(`wrote ${res.compileCommands}`);
             close.fire(res.results.every((r) => r.ok) ? 0 : 1);
