@@ -13,10 +13,12 @@ import { DfsError, describeError } from '@dfs/core/errors';
 import { ContextKeys } from './contributions';
 import { readSettings } from './settings';
 import { BypassStatusBar } from './statusBar';
+import type { VerifierService } from './verifier/service';
 
 /** What the extension exports from activate(), for its own extension tests. */
 export interface ExtensionApi {
   readonly ctx: Ctx;
+  readonly verifier: VerifierService;
 }
 
 export class Ctx implements vscode.Disposable {

@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx };
+  return { ctx, verifier };
 }
 
 export function deactivate(): void {

@@ -1,6 +1,6 @@
 // Runs the extension tier: brings up a local test node for it, prepares a workspace holding
 // a copy of the reference bypass sources (so "Attach bypass" builds the workspace's own
-// program), runs the mocha suite inside code-server through @vscode/test-electron, and takes
+// program) and a buggy program from the verifier corpus, runs the mocha suite inside code-server through @vscode/test-electron, and takes
 // the node down again. Exit code: the suite's.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ async function main(): Promise<number> {
   const workspace = mkdtempSync(join(tmpdir(), 'dfs-ext-ws-'));
   cpSync(join(root, 'bpf/bypass.bpf.c'), join(workspace, 'bpf/bypass.bpf.c'));
   cpSync(join(root, 'bpf/bypass.h'), join(workspace, 'bpf/bypass.h'));
+  cpSync(join(root, 'test/fixtures/bpf/verifier/null_hash_lookup.bpf.c'), join(workspace, 'verifier/null_hash_lookup.bpf.c'));
   try {
     return await runVsCodeTests({
       extensionDevelopmentPath: root,
