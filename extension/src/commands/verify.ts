@@ -67,12 +67,18 @@ export function verifyCommand(ctx: Ctx, service: VerifierService): (arg?: unknow
       }
       const first = rejected[0]?.verdict;
       const e = first?.error;
-      const choice = await vscode.window.showErrorMessage(
-        `DFS eBPF: the verifier rejected ${rejected.map((p) => p.verdict.name).join(', ')}${e ? `: ${e.message}${e.location ? ` (line ${e.location.line})` : ''}` : ''}`,
-        'Show Verifier Log',
-      );
-      if (choice === 'Show Verifier Log')
-        await vscode.commands.executeCommand(Commands.showVerifierLog, source, first?.name);
+      // Not awaited: the command completes when the diagnostics are published, not when the
+      // user answers the notification.
+      const reason = e ? `: ${e.message}${e.location ? ` (line ${e.location.line})` : ''}` : '';
+      void vscode.window
+        .showErrorMessage(
+          `DFS eBPF: the verifier rejected ${rejected.map((p) => p.verdict.name).join(', ')}${reason}`,
+          'Show Verifier Log',
+        )
+        .then((choice) => {
+          if (choice === 'Show Verifier Log')
+            void vscode.commands.executeCommand(Commands.showVerifierLog, source, first?.name);
+        });
     } catch (err) {
       ctx.reportError('verification failed', err);
     }
