@@ -28,18 +28,31 @@ export function classifyLine(line: string): LogLineKind {
   return 'other';
 }
 
+/**
+ * A jump after which level 1 resumes a walk (erased paths are not logged) ends in the state
+ * at the resume point: "6: (15) if r1 == 0x0 goto pc+1 8: R0=2 ...".
+ */
+const RESUME_STATE = /^(.*\S) (\d+): ((?:frame\d+: )?R\d.*)$/;
+
 export interface InsnLine {
   insn: number;
   /** e.g. "(0f) r0 += r1" */
   text: string;
   /** what follows " ; " (the state after the instruction), or "" */
   state: string;
+  /** Where and in what state the walk resumes after this jump, when the line says so. */
+  resume: { insn: number; state: string } | null;
 }
 
 export function parseInsnLine(line: string): InsnLine | null {
   const m = INSN.exec(line);
   if (!m) return null;
-  return { insn: Number(m[1]), text: `(${m[2]}) ${(m[3] ?? '').trimEnd()}`, state: m[4] ?? '' };
+  const insn = Number(m[1]);
+  const text = `(${m[2]}) ${(m[3] ?? '').trimEnd()}`;
+  const state = m[4] ?? '';
+  const r = state ? null : RESUME_STATE.exec(text);
+  if (!r) return { insn, text, state, resume: null };
+  return { insn, text: r[1] ?? '', state: '', resume: { insn: Number(r[2]), state: r[3] ?? '' } };
 }
 
 export interface SourceLine {
@@ -65,9 +78,16 @@ export interface StatsLine {
 }
 
 export function parseStatsLine(line: string): StatsLine | null {
-  let m = /^processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+)/.exec(line);
+  let m = /^processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+)/.exec(
+    line,
+  );
   if (m) {
-    return { insnsProcessed: Number(m[1]), maxStatesPerInsn: Number(m[2]), states: Number(m[3]), peakStates: Number(m[4]) };
+    return {
+      insnsProcessed: Number(m[1]),
+      maxStatesPerInsn: Number(m[2]),
+      states: Number(m[3]),
+      peakStates: Number(m[4]),
+    };
   }
   m = /^verification time (\d+) usec/.exec(line);
   if (m) return { verificationTimeUs: Number(m[1]) };

@@ -145,7 +145,7 @@ export async function verifyObjectOnNode(
     const verdict = parseVerifierLog(
       log,
       { name: load.name, section: load.section, rejected: load.errno !== 0 },
-      { sources, btfLines: btfLineInfo(object, load.section) },
+      { sources, btfLines: btfLineInfo(object, load.section, load.name) },
     );
     return { load, verdict, log };
   });
