@@ -5,6 +5,7 @@
 // Type checking is separate (npm run typecheck).
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
@@ -102,9 +103,18 @@ function buildNative() {
     mkdirSync(dirname(dest), { recursive: true });
     cpSync(o, dest);
   }
+  // `build` identifies the exact bundle: clients redeploy when it differs, even at one version.
+  const hash = createHash('sha256');
+  for (const f of walk('dist/agent', (p) => !p.endsWith('.map') && !p.endsWith('manifest.json')).sort()) {
+    hash.update(relative('dist/agent', f)).update(readFileSync(f));
+  }
   writeFileSync(
     'dist/agent/manifest.json',
-    JSON.stringify({ name: 'dfs-ebpf-agent', version: pkg.version, arch: process.arch }, null, 2) + '\n',
+    JSON.stringify(
+      { name: 'dfs-ebpf-agent', version: pkg.version, arch: process.arch, build: hash.digest('hex').slice(0, 16) },
+      null,
+      2,
+    ) + '\n',
   );
 }
 

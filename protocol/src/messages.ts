@@ -75,6 +75,8 @@ export interface JuiceFsMount {
 export interface InitializeResult {
   agentVersion: string;
   protocolVersion: number;
+  /** Content digest of the agent bundle ('' for a development build without a manifest). */
+  agentBuild: string;
   /** The agent's process id on the node (one agent process per connection). */
   agentPid: number;
   kernel: { release: string; machine: string };

@@ -60,7 +60,12 @@ export interface VerifierLogVerdict {
 /** One program of the explorer: its verdict and its whole log as the kernel printed it. */
 export interface VerifierLogProgram {
   verdict: VerifierLogVerdict;
-  log: string;
+  /**
+   * The log, UTF-8, gzip-compressed. VS Code hands a Uint8Array to a webview as binary, where a
+   * string would be JSON-encoded on the way; and a million-line log (60 MiB) shrinks ten-fold
+   * or more, which matters when the extension host is remote (code-server, Remote-SSH).
+   */
+  logGz: Uint8Array;
 }
 
 /** Extension → verifier log explorer, after every `ready` and whenever another log is shown. */

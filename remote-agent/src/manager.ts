@@ -35,7 +35,7 @@ import { buildPolicy } from './policy';
 import { countersOfProgram } from './stats';
 import { installBundle } from './update';
 import { kernelBtf, verifyObject } from './verify';
-import { AGENT_VERSION } from './version';
+import { AGENT_BUILD, AGENT_VERSION } from './version';
 
 export class Manager {
   private bypass: BypassSession | null = null;
@@ -69,6 +69,7 @@ export class Manager {
     return {
       agentVersion: AGENT_VERSION,
       protocolVersion: PROTOCOL_VERSION,
+      agentBuild: AGENT_BUILD,
       agentPid: process.pid,
       kernel: kernelInfo(),
       libbpfVersion: this.addon.libbpfVersion(),

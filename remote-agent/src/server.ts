@@ -198,7 +198,11 @@ export function serve(
   handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
   handle(AgentUpdateRequest.method, parseAgentUpdate, (p) => manager.update(p));
   handle(VerifyRequest.method, parseVerify, (p, op) => manager.verify(p, op));
-  handle(KernelBtfRequest.method, (p) => parseEmpty(p, KernelBtfRequest.method), () => manager.kernelBtf());
+  handle(
+    KernelBtfRequest.method,
+    (p) => parseEmpty(p, KernelBtfRequest.method),
+    () => manager.kernelBtf(),
+  );
   handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
   handle(
     BypassDetachRequest.method,

@@ -31,7 +31,14 @@ function open(addon: Addon, elf: Buffer, name: string, logLevel: number, logSize
 }
 
 /** Load only `program`, growing the log buffer until the whole log fits. */
-function loadOne(addon: Addon, elf: Buffer, name: string, program: ProgramInfo, level: number, log: AgentLog): ProgramLoadResult {
+function loadOne(
+  addon: Addon,
+  elf: Buffer,
+  name: string,
+  program: ProgramInfo,
+  level: number,
+  log: AgentLog,
+): ProgramLoadResult {
   for (let size = FIRST_LOG_BYTES; ; size *= 4) {
     const obj = open(addon, elf, name, level | LOG_STATS, size);
     try {
@@ -88,6 +95,9 @@ export function kernelBtf(): Buffer {
   try {
     return readFileSync('/sys/kernel/btf/vmlinux');
   } catch {
-    throw new AgentError(ErrorCode.KernelFeatureMissing, 'this kernel exposes no BTF (/sys/kernel/btf/vmlinux); CONFIG_DEBUG_INFO_BTF is off');
+    throw new AgentError(
+      ErrorCode.KernelFeatureMissing,
+      'this kernel exposes no BTF (/sys/kernel/btf/vmlinux); CONFIG_DEBUG_INFO_BTF is off',
+    );
   }
 }

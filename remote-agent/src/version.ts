@@ -1,6 +1,6 @@
 /**
- * The agent's version: its bundle's manifest.json (what deployment writes and compares), else
- * the version esbuild injected from package.json (`__DFS_VERSION__`) for a bare build.
+ * The agent's version and build digest: its bundle's manifest.json (what deployment writes and
+ * compares), else the version esbuild injected from package.json (`__DFS_VERSION__`).
  */
 
 import { readFileSync } from 'node:fs';
@@ -8,14 +8,16 @@ import { join } from 'node:path';
 
 declare const __DFS_VERSION__: string;
 
-function fromManifest(): string | undefined {
+function manifest(): { version?: unknown; build?: unknown } {
   try {
-    const v = (JSON.parse(readFileSync(join(__dirname, 'manifest.json'), 'utf8')) as { version?: unknown }).version;
-    return typeof v === 'string' ? v : undefined;
+    return JSON.parse(readFileSync(join(__dirname, 'manifest.json'), 'utf8')) as { version?: unknown; build?: unknown };
   } catch {
-    return undefined; // no manifest beside a development build
+    return {}; // no manifest beside a development build
   }
 }
 
+const m = manifest();
 export const AGENT_VERSION: string =
-  fromManifest() ?? (typeof __DFS_VERSION__ === 'string' ? __DFS_VERSION__ : '0.0.0-dev');
+  typeof m.version === 'string' ? m.version : typeof __DFS_VERSION__ === 'string' ? __DFS_VERSION__ : '0.0.0-dev';
+/** The bundle's content digest (manifest "build"), '' for a bare development build. */
+export const AGENT_BUILD: string = typeof m.build === 'string' ? m.build : '';

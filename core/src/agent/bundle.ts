@@ -12,6 +12,7 @@ import { DfsError } from '../errors';
 interface Manifest {
   version?: unknown;
   arch?: unknown;
+  build?: unknown;
 }
 
 function readManifest(bundleDir: string): Manifest | null {
@@ -26,6 +27,12 @@ function readManifest(bundleDir: string): Manifest | null {
 export function bundledAgentVersion(bundleDir: string): string | null {
   const v = readManifest(bundleDir)?.version;
   return typeof v === 'string' ? v : null;
+}
+
+/** The bundle's content digest (manifest "build"), or '' when it has none. */
+export function bundledAgentBuild(bundleDir: string): string {
+  const b = readManifest(bundleDir)?.build;
+  return typeof b === 'string' ? b : '';
 }
 
 function walk(dir: string): string[] {

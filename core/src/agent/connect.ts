@@ -1,14 +1,14 @@
 /**
  * Connecting to a node with a version check: resolve the node spec, open a session, and
- * compare the agent's version with the agent bundle this client ships. When they differ (or
- * the installed agent speaks another protocol), the bundle is deployed through the installed
+ * compare the agent's version and build digest with the agent bundle this client ships. When
+ * they differ (or the installed agent speaks another protocol), the bundle is deployed through the installed
  * agent itself (`agent/update`) and the session reopened, for local and remote nodes alike.
  */
 
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import { resolveTarget, type NodeTarget, type TargetOverrides } from '../ssh/target';
-import { bundledAgentVersion, readBundle } from './bundle';
+import { bundledAgentBuild, bundledAgentVersion, readBundle } from './bundle';
 import { deployAgent, NodeSession, type SessionOptions } from './session';
 
 export { bundledAgentVersion } from './bundle';
@@ -33,6 +33,9 @@ export async function connectNode(
 ): Promise<NodeSession> {
   const target = resolveTarget(spec, overrides);
   const expected = bundledAgentVersion(opts.bundleDir);
+  const expectedBuild = bundledAgentBuild(opts.bundleDir);
+  const current = (s: NodeSession): boolean =>
+    s.info.agentVersion === expected && (expectedBuild === '' || s.info.agentBuild === expectedBuild);
   let session: NodeSession;
   try {
     session = await NodeSession.open(target, opts);
@@ -42,11 +45,15 @@ export async function connectNode(
     }
     throw err;
   }
-  if (expected === null || session.info.agentVersion === expected) return session;
-  const installed = session.info.agentVersion;
+  if (expected === null || current(session)) return session;
+  const installed = `${session.info.agentVersion} (build ${session.info.agentBuild || 'unknown'})`;
   session.close();
-  const updated = await redeploy(target, opts, `node has ${installed}, this client ships ${expected}`);
-  if (updated.info.agentVersion !== expected) {
+  const updated = await redeploy(
+    target,
+    opts,
+    `node has ${installed}, this client ships ${expected} (build ${expectedBuild})`,
+  );
+  if (!current(updated)) {
     updated.close();
     throw new DfsError(
       ErrorCode.AgentVersionMismatch,
