@@ -10,7 +10,13 @@ import { Commands } from './contributions';
 import { Ctx, type ExtensionApi } from './ctx';
 import { readSettings } from './settings';
 import { BypassPanel } from './webview/bypassPanel';
-import { buildCommand, verifyCommand, verifyOnSave } from './commands/verify';
+import {
+  buildCommand,
+  openVerifierLogCommand,
+  showVerifierLogCommand,
+  verifyCommand,
+  verifyOnSave,
+} from './commands/verify';
 import { BudgetCodeLens } from './verifier/codeLens';
 import { VerifierService } from './verifier/service';
 import { registerTasks } from './verifier/task';
@@ -37,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   register(Commands.showBypass, () => BypassPanel.show(ctx));
   register(Commands.build, buildCommand(ctx, verifier));
   register(Commands.verify, verifyCommand(ctx, verifier));
+  register(Commands.showVerifierLog, showVerifierLogCommand(ctx, verifier));
+  register(Commands.openVerifierLog, openVerifierLogCommand(ctx));
 
   const { version } = context.extension.packageJSON as { version: string };
   ctx.log.info(`DFS eBPF ${version} activated`);

@@ -1,5 +1,6 @@
 /**
- * "Build BPF programs", "Verify on test node" and verify-on-save. Verification builds the
+ * "Build BPF programs", "Verify on test node", verify-on-save, and the two ways into the
+ * verifier log explorer ("Show verifier log" of the last verification, "Open verifier log…"). Verification builds the
  * source for the connected node's kernel, has that kernel verify every program, and puts the
  * result where the user is looking: diagnostics on the failing line, the budget CodeLens, and
  * a notification that opens the verifier log explorer.
@@ -10,6 +11,7 @@ import type { Ctx } from '../ctx';
 import { Commands } from '../contributions';
 import { readSettings } from '../settings';
 import type { VerifierService } from '../verifier/service';
+import { openVerifierLogFromFile, VerifierLogPanel } from '../webview/verifierLogPanel';
 
 function bpfSourceOf(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) return arg;
@@ -96,4 +98,59 @@ export function verifyOnSave(ctx: Ctx, service: VerifierService): vscode.Disposa
       .verify(session, doc.uri, savedAt)
       .catch((err: unknown) => ctx.reportError('verification on save failed', err));
   });
+}
+
+/** "Show verifier log": the last verification of a source, in the log explorer. */
+export function showVerifierLogCommand(
+  ctx: Ctx,
+  service: VerifierService,
+): (arg?: unknown, program?: unknown) => Promise<void> {
+  return async (arg?: unknown, program?: unknown) => {
+    const source = bpfSourceOf(arg);
+    let v = source ? service.last(source) : undefined;
+    try {
+      if (source && !v) {
+        // Nothing verified yet: verify first, then show.
+        const session = await ctx.ensureConnected();
+        v = (await service.verify(session, source)) ?? undefined;
+      }
+      if (!source || !v) {
+        void vscode.window.showInformationMessage(
+          'DFS eBPF: open a .bpf.c that compiles, then verify it, to see its verifier log.',
+        );
+        return;
+      }
+      const programs = v.outcome.programs;
+      const named = programs.findIndex((p) => p.verdict.name === program);
+      const rejected = programs.findIndex((p) => p.verdict.verdict === 'rejected');
+      VerifierLogPanel.show(ctx, {
+        programs: programs.map((p) => ({ verdict: p.verdict, log: p.log })),
+        selected: named >= 0 ? named : Math.max(0, rejected),
+        source: { uri: source, text: (await vscode.workspace.openTextDocument(source)).getText() },
+      });
+    } catch (err) {
+      ctx.reportError('cannot show the verifier log', err);
+    }
+  };
+}
+
+/** "Open verifier log…": a saved log file (e.g. from CI), given as a URI argument or picked. */
+export function openVerifierLogCommand(ctx: Ctx): (arg?: unknown) => Promise<void> {
+  return async (arg?: unknown) => {
+    const picked =
+      arg instanceof vscode.Uri
+        ? [arg]
+        : await vscode.window.showOpenDialog({
+            title: 'Open a verifier log',
+            canSelectMany: false,
+            filters: { 'Verifier logs': ['log', 'txt'], 'All files': ['*'] },
+          });
+    const uri = picked?.[0];
+    if (!uri) return;
+    try {
+      await openVerifierLogFromFile(ctx, uri);
+    } catch (err) {
+      ctx.reportError(`cannot open ${uri.fsPath}`, err);
+    }
+  };
 }
