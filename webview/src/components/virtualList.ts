@@ -41,6 +41,8 @@ export class VirtualList {
   private count = 0;
   private selected = -1;
   private frame = 0;
+  /** Whether the selected row was entirely in view at the last render. */
+  private selectionInView = false;
 
   constructor(private readonly o: VirtualListOptions) {
     this.overscan = o.overscan ?? 8;
@@ -70,7 +72,12 @@ export class VirtualList {
       this.select(index, { how: 'click' });
       this.o.onActivate?.(index, 'click');
     });
-    new ResizeObserver(() => this.render()).observe(this.element);
+    // A resize (the panel narrowed beside an editor, say) keeps a selection that was in view there.
+    new ResizeObserver(() => {
+      const keep = this.selectionInView;
+      this.render();
+      if (keep && !this.isVisible(this.selected)) this.scrollToIndex(this.selected, true);
+    }).observe(this.element);
   }
 
   get length(): number {
@@ -98,19 +105,25 @@ export class VirtualList {
     for (const [index, row] of this.rows) this.fill(row, index);
   }
 
-  /** Select `index` (clamped); scrolls it into view unless `scroll` is false. */
+  /** Select `index` (clamped), or nothing when it is negative; scrolls it into view unless
+   *  `scroll` is false. onSelect is told about rows, not about clearing. */
   select(index: number, opts: { how?: 'click' | 'keyboard' | 'api'; scroll?: boolean; center?: boolean } = {}): void {
-    if (this.count === 0) return;
-    const i = Math.max(0, Math.min(this.count - 1, index));
     const previous = this.rows.get(this.selected);
     previous?.classList.remove('selected');
     previous?.setAttribute('aria-selected', 'false');
+    if (this.count === 0 || index < 0) {
+      this.selected = -1;
+      this.element.removeAttribute('aria-activedescendant');
+      return;
+    }
+    const i = Math.min(this.count - 1, index);
     this.selected = i;
     if (opts.scroll !== false) this.scrollToIndex(i, opts.center === true);
     const row = this.rows.get(i);
     row?.classList.add('selected');
     row?.setAttribute('aria-selected', 'true');
     this.element.setAttribute('aria-activedescendant', `${this.idPrefix}-${i}`);
+    this.selectionInView = this.isVisible(i);
     this.o.onSelect?.(i, opts.how ?? 'api');
   }
 
@@ -185,6 +198,7 @@ export class VirtualList {
     // The layer sits where row `first` belongs in the (capped) scroll space.
     const scrollTop = this.element.scrollTop;
     this.layer.style.transform = `translateY(${scrollTop + first * h - g.offset}px)`;
+    this.selectionInView = this.selected >= 0 && this.isVisible(this.selected);
   }
 
   private newRow(): HTMLElement {

@@ -2,15 +2,18 @@
  * The verifier log explorer: one program's verifier log (virtualized, a million lines stay
  * smooth) beside its C source, with the register/stack state at the selected instruction and
  * a search that runs in slices so the UI never stalls. It owns the panel's DOM, built once on
- * the first `load` and refilled on every later one. Lines are read with core's lines.ts (never
- * re-classified here) and rendered with DOM APIs and textContent only. Clicking an instruction
- * posts `reveal` so the extension opens the source at that line.
- * Timings are User Timing entries: `verifierLog:first-render`, `verifierLog:split`.
+ * the first `load` and refilled on every later one; logs arrive gzipped and are decoded once
+ * per program. Lines are read with core's lines.ts (never re-classified here) and rendered with
+ * DOM APIs and textContent only. Clicking an instruction posts `reveal` so the extension opens
+ * the source at that line.
+ * Timings are User Timing entries: `verifierLog:first-render` (from the `load` message), and
+ * `verifierLog:decode` (gunzip and split into lines).
  */
 
 import type { VerifierLogPanelRequest, VerifierLogPanelUpdate, VerifierLogProgram } from '@dfs/protocol';
 import { classifyLine, parseInsnLine, parseSourceLine } from '@dfs/core/verifier/lines';
 import type { LogLineKind } from '@dfs/core/verifier/model';
+import { LineSearch } from '../components/lineSearch';
 import { badge, registerComponents } from '../components/toolkit';
 import { VirtualList } from '../components/virtualList';
 import { channel } from '../vscodeApi';
@@ -46,22 +49,9 @@ function marked(parent: HTMLElement, text: string, cls: string, query: string): 
   parent.append(span);
 }
 
-/** Splits "R0=map_value(map=m,ks=4) R1=scalar(...) fp-8=mmmm" at spaces outside brackets. */
-function stateTokens(state: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i <= state.length; i++) {
-    const c = state[i];
-    if (c === '(' || c === '[') depth++;
-    else if (c === ')' || c === ']') depth = Math.max(0, depth - 1);
-    else if ((c === ' ' && depth === 0) || c === undefined) {
-      if (i > start) out.push(state.slice(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
-}
+/** "R0=map_value(map=m,ks=4) R1=scalar(smin=0,var_off=(0x0; 0xf))" split at spaces outside
+ *  parentheses (the verifier nests them two deep). */
+const STATE_TOKEN = /(?:[^\s()]+|\((?:[^()]|\([^()]*\))*\))+/g;
 
 const isInsn = (line: string): boolean => /^\d+: \(/.test(line) && classifyLine(line) === 'insn';
 const FULL_STATE = /^(?:from \d+ to )?(\d+): ((?:frame\d+: )?R\d.*)$/;
@@ -74,7 +64,13 @@ interface Location {
 }
 
 class Explorer {
-  private readonly post = channel<VerifierLogPanelUpdate, VerifierLogPanelRequest>((m) => this.load(m));
+  private readonly post = channel<VerifierLogPanelUpdate, VerifierLogPanelRequest>((m) => {
+    try {
+      this.load(m);
+    } catch (err) {
+      this.fail(err);
+    }
+  });
   private readonly rowHeight = rowHeight();
   private readonly header = el('header', undefined, 'toolbar');
   private readonly program = el('select');
@@ -90,19 +86,18 @@ class Explorer {
   private readonly log: VirtualList;
   private readonly source: VirtualList;
   private programs: VerifierLogProgram[] = [];
-  private readonly split = new Map<number, string[]>();
+  /** Each program's lines, decoded once (a promise, so concurrent asks share the work). */
+  private readonly split = new Map<number, Promise<string[]>>();
+  private showing = 0;
   private current = 0;
   private lines: string[] = [];
   private failing: number | null = null;
   private sourceName = '';
   private sourceLines: string[] = [];
   private failingSource: number | null = null;
-  private query = '';
-  private matches: number[] = [];
+  private readonly search = new LineSearch(() => this.updateCount());
+  /** Index into search.matches of the match the selection is on, or -1. */
   private matchAt = -1;
-  private searching = false;
-  private searchGen = 0;
-  private pending: 1 | -1 | 0 = 0;
   private debounce: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
@@ -124,8 +119,9 @@ class Explorer {
     this.state.id = 'state';
     this.program.id = 'program';
     this.program.addEventListener('change', () => {
-      this.showProgram(Number(this.program.value));
-      this.post({ type: 'selectProgram', index: this.current });
+      const index = Number(this.program.value);
+      this.showProgram(index).catch((err: unknown) => this.fail(err));
+      this.post({ type: 'selectProgram', index });
     });
     this.searchBox.id = 'search';
     this.searchBox.type = 'search';
@@ -133,15 +129,15 @@ class Explorer {
     this.searchBox.addEventListener('input', () => {
       clearTimeout(this.debounce);
       this.debounce = setTimeout(() => {
-        if (this.searchBox.value !== this.query) this.startSearch(this.searchBox.value);
+        if (this.searchBox.value !== this.search.query) this.startSearch(this.searchBox.value);
       }, 200);
     });
     this.searchBox.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter') return;
       e.preventDefault();
       clearTimeout(this.debounce);
-      if (this.searchBox.value !== this.query) this.startSearch(this.searchBox.value);
-      this.navigate(e.shiftKey ? -1 : 1);
+      if (this.searchBox.value !== this.search.query) this.startSearch(this.searchBox.value);
+      this.search.seek(this.log.selection, e.shiftKey ? -1 : 1, (k) => this.goToMatch(k));
     });
     this.searchCount.id = 'search-count';
     this.post({ type: 'ready' });
@@ -187,30 +183,53 @@ class Explorer {
     this.program.hidden = m.programs.length < 2;
     this.sourceName = m.source?.name ?? '';
     this.sourceLines = m.source ? m.source.text.replace(/\r?\n$/, '').split(/\r?\n/) : [];
+    this.source.element.style.setProperty('--gutter', `${String(this.sourceLines.length).length + 1}ch`);
     this.source.reset(this.sourceLines.length);
-    this.showProgram(Math.max(0, Math.min(m.programs.length - 1, m.selected)));
-    requestAnimationFrame(() =>
-      setTimeout(() => performance.measure('verifierLog:first-render', 'verifierLog:load-received')),
-    );
+    this.showProgram(Math.max(0, Math.min(m.programs.length - 1, m.selected)))
+      .then(() =>
+        requestAnimationFrame(() =>
+          setTimeout(() => performance.measure('verifierLog:first-render', 'verifierLog:load-received')),
+        ),
+      )
+      .catch((err: unknown) => this.fail(err));
   }
 
-  private showProgram(index: number): void {
+  /** Said in the panel, where the user looks: the webview has no other log. */
+  private fail(err: unknown): void {
+    app.replaceChildren(el('p', `Cannot show this log: ${String(err)}`, 'error-message'));
+  }
+
+  private linesOf(index: number, gz: Uint8Array): Promise<string[]> {
+    let lines = this.split.get(index);
+    if (!lines) {
+      lines = (async () => {
+        performance.mark('verifierLog:decode-start');
+        // The message's bytes own their ArrayBuffer (structured clone), never a shared one.
+        const bytes = gz as Uint8Array<ArrayBuffer>;
+        const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+        const text = await new Response(stream).text();
+        const out = text.split(text.includes('\r') ? /\r?\n/ : '\n');
+        if (out.at(-1) === '') out.pop();
+        performance.measure('verifierLog:decode', 'verifierLog:decode-start');
+        return out;
+      })();
+      this.split.set(index, lines);
+    }
+    return lines;
+  }
+
+  private async showProgram(index: number): Promise<void> {
     const p = this.programs[index];
+    const shown = ++this.showing;
     if (!p) {
       this.log.reset(0);
       this.title.textContent = 'No programs in this log';
       return;
     }
-    this.current = index;
     this.program.value = String(index);
-    let lines = this.split.get(index);
-    if (!lines) {
-      performance.mark('verifierLog:split-start');
-      lines = p.log.split(p.log.includes('\r') ? /\r?\n/ : '\n');
-      if (lines.at(-1) === '') lines.pop();
-      this.split.set(index, lines);
-      performance.measure('verifierLog:split', 'verifierLog:split-start');
-    }
+    const lines = await this.linesOf(index, p.logGz);
+    if (shown !== this.showing) return; // another program was asked for meanwhile
+    this.current = index;
     this.lines = lines;
     const v = p.verdict;
     this.failing = v.error ? Math.min(v.error.logLine, lines.length - 1) : null;
@@ -228,12 +247,11 @@ class Explorer {
       : '';
     this.errorLine.hidden = !v.error;
     this.source.refresh();
+    this.log.element.style.setProperty('--gutter', `${String(lines.length).length + 1}ch`);
     this.log.reset(lines.length);
-    this.matches = [];
-    this.matchAt = -1;
+    this.startSearch(this.search.query);
     if (this.failing !== null) this.log.select(this.failing, { center: true });
     else this.showContext(-1);
-    if (this.query) this.startSearch(this.query);
   }
 
   private renderLogRow(row: HTMLElement, i: number): void {
@@ -242,21 +260,26 @@ class Explorer {
     if (kind === 'other' && this.failing !== null && i > this.failing) kind = 'error';
     row.classList.add(`k-${kind}`);
     if (i === this.failing) row.classList.add('failing');
-    if (this.matchAt >= 0 && this.matches[this.matchAt] === i) row.classList.add('current-match');
+    if (this.matchAt >= 0 && this.search.matches[this.matchAt] === i) row.classList.add('current-match');
     row.title = text;
-    row.append(el('span', String(i + 1), 'ln'));
-    const q = this.query;
+    // Spaces between the columns keep the row's text (copy, screen readers) readable.
+    row.append(el('span', String(i + 1), 'ln'), ' ');
+    const q = this.search.query;
     const insn = kind === 'insn' ? parseInsnLine(text) : null;
     if (insn) {
-      row.append(el('span', `${insn.insn}:`, 'ix'));
+      row.append(el('span', `${insn.insn}:`, 'ix'), ' ');
       marked(row, insn.text, 'dis', q);
-      if (insn.state) marked(row, insn.state, 'st', q);
+      const state = insn.resume ? `${insn.resume.insn}: ${insn.resume.state}` : insn.state;
+      if (state) {
+        row.append('  ');
+        marked(row, state, 'st', q);
+      }
       return;
     }
     const src = kind === 'source' ? parseSourceLine(text) : null;
     if (src?.file) {
       marked(row, `; ${src.text}`, 'tx', q);
-      row.append(el('span', `@ ${src.file}:${src.line}`, 'at'));
+      row.append(' ', el('span', `@ ${src.file}:${src.line}`, 'at'));
       return;
     }
     marked(row, text, 'tx', q);
@@ -264,7 +287,7 @@ class Explorer {
 
   private renderSourceRow(row: HTMLElement, i: number): void {
     if (i === this.failingSource) row.classList.add('failing');
-    row.append(el('span', String(i + 1), 'ln'), el('span', this.sourceLines[i] ?? '', 'tx'));
+    row.append(el('span', String(i + 1), 'ln'), ' ', el('span', this.sourceLines[i] ?? '', 'tx'));
   }
 
   /** The nearest `; … @ file:line` at or above log line `i` (line 0 means "no line"). */
@@ -301,7 +324,8 @@ class Explorer {
     let fallback: [string, string] | null = null;
     for (let j = i - 1; j >= Math.max(0, i - STATE_LOOKBACK); j--) {
       const l = this.lines[j] ?? '';
-      const f = FULL_STATE.exec(l);
+      const resume = /^\d+: \(/.test(l) ? parseInsnLine(l)?.resume : null;
+      const f = resume ? [l, String(resume.insn), resume.state] : FULL_STATE.exec(l);
       if (f && Number(f[1]) === insn) return [f[2] ?? '', `before insn ${insn} (full state, log line ${j + 1})`];
       // A full state of another insn starts this path: older states belong to other paths.
       if (f) return fallback ?? [f[2] ?? '', `at insn ${f[1]} (log line ${j + 1}), where this path starts`];
@@ -323,7 +347,7 @@ class Explorer {
     const error = this.programs[this.current]?.verdict.error;
     if (error && at !== null && at === this.failing) rows.push(el('div', error.message, 'state-error'));
     const table = el('table');
-    for (const token of stateTokens(state)) {
+    for (const token of state.match(STATE_TOKEN) ?? []) {
       const eq = token.indexOf('=');
       const tr = el('tr');
       if (eq > 0) tr.append(el('th', token.slice(0, eq)), el('td', token.slice(eq + 1)));
@@ -332,17 +356,23 @@ class Explorer {
     }
     rows.push(table);
     this.state.replaceChildren(...rows);
-    this.showSource(i < 0 ? null : this.locationAt(i));
+    if (i < 0) {
+      this.state.replaceChildren(el('div', 'Select an instruction to see its state.', 'state-from'));
+      this.sourceTitle.textContent = this.sourceName;
+      this.source.select(-1);
+    } else this.showSource(this.locationAt(i));
     this.updateCount();
   }
 
   private showSource(loc: Location | null): void {
     if (!loc) {
       this.sourceTitle.textContent = this.sourceName ? `${this.sourceName}: no line annotated above` : 'no source';
+      this.source.select(-1);
       return;
     }
     if (loc.file !== this.sourceName || loc.line > this.sourceLines.length) {
       this.sourceTitle.textContent = `${loc.file}:${loc.line} (not shown)`;
+      this.source.select(-1);
       return;
     }
     this.sourceTitle.textContent = `${loc.file}:${loc.line}`;
@@ -355,86 +385,38 @@ class Explorer {
     if (loc) this.post({ type: 'reveal', file: loc.file, line: loc.line });
   }
 
-  /** Searches all lines in slices of ~8 ms, newest query wins; smart case. */
   private startSearch(query: string): void {
-    const gen = ++this.searchGen;
-    const lines = this.lines;
-    const q = query;
-    const fold = q === q.toLowerCase();
-    this.query = q;
-    this.matches = [];
     this.matchAt = -1;
-    this.searching = q !== '';
+    this.search.start(this.lines, query);
     this.log.refresh();
     this.updateCount();
-    if (!q) return;
-    const found = this.matches;
-    let i = 0;
-    const yielder = new MessageChannel();
-    const slice = (): void => {
-      if (gen !== this.searchGen) return;
-      const end = performance.now() + 8;
-      while (i < lines.length && performance.now() < end) {
-        for (const stop = Math.min(lines.length, i + 4096); i < stop; i++) {
-          const line = lines[i] ?? '';
-          if ((fold ? line.toLowerCase() : line).includes(q)) found.push(i);
-        }
-      }
-      this.searching = i < lines.length;
-      if (this.pending === 1 || (!this.searching && this.pending !== 0)) this.navigate(this.pending);
-      this.updateCount();
-      if (this.searching) yielder.port2.postMessage(null);
-      else yielder.port1.close();
-    };
-    yielder.port1.onmessage = slice;
-    slice();
   }
 
-  /** Next (1) or previous (-1) match from the selected line, wrapping once the search is done. */
-  private navigate(dir: 1 | -1): void {
-    const m = this.matches;
-    this.pending = 0;
-    if (!this.query) return;
-    const from = this.log.selection;
-    let lo = 0;
-    let hi = m.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((m[mid] ?? 0) <= from) lo = mid + 1;
-      else hi = mid;
-    }
-    // lo = first match after `from`; the previous one is before `from` unless it is `from`.
-    let target = dir === 1 ? lo : m[lo - 1] === from ? lo - 2 : lo - 1;
-    if (target >= m.length || target < 0) {
-      if (this.searching) {
-        this.pending = dir;
-        return;
-      }
-      target = dir === 1 ? 0 : m.length - 1;
-    }
-    const line = m[target];
+  private goToMatch(k: number): void {
+    const line = this.search.matches[k];
     if (line === undefined) return;
-    this.matchAt = target;
+    this.matchAt = k;
     const visible = this.log.isVisible(line);
     this.log.select(line, { center: !visible, scroll: !visible });
     this.log.refresh();
   }
 
+  /** "k of n" when the selection is on a match, else the count; "+" while still searching. */
   private updateCount(): void {
-    const n = this.matches.length;
-    const more = this.searching ? '+' : '';
-    const at = this.matchAt >= 0 && this.matches[this.matchAt] === this.log.selection ? this.matchAt : -1;
+    const { query, matches, running } = this.search;
+    const more = running ? '+' : '';
+    const at = this.matchAt >= 0 && matches[this.matchAt] === this.log.selection ? this.matchAt : -1;
     if (at < 0 && this.matchAt >= 0) {
       this.matchAt = -1;
       this.log.refresh();
     }
-    this.searchCount.textContent = !this.query
+    this.searchCount.textContent = !query
       ? ''
       : at >= 0
-        ? `${at + 1} of ${n}${more}`
-        : n === 0 && !this.searching
+        ? `${at + 1} of ${matches.length}${more}`
+        : matches.length === 0 && !running
           ? 'No results'
-          : `${n}${more} results`;
+          : `${matches.length}${more} results`;
   }
 }
 
