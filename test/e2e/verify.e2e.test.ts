@@ -1,0 +1,102 @@
+// UI end to end for build-and-verify, like a user in real VS Code (code-server + Chromium, the
+// packaged .vsix, a real local test node): open a buggy .bpf.c, run "Verify on test node" from
+// the palette, see the budget CodeLens name the class and line, then "Show verifier log":
+// the explorer opens on the failing instruction, highlighted, with its source line selected.
+// Screenshots are kept in out/test-results/e2e/verify-*.png.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { nodeDown } from '../../core/src/testnode';
+import {
+  launchBrowser,
+  openWorkbench,
+  runCommand,
+  screenshot,
+  waitForStatusBarText,
+  type BrowserSession,
+} from '../harness/browser';
+import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
+import { upNode } from '../support/node';
+import { repoRoot } from '../support/repo';
+
+const NAME = 'dfsitvu';
+const FIXTURE = 'null_hash_lookup.bpf.c';
+const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-verify-'));
+let server: CodeServerHandle | undefined;
+let browser: BrowserSession | undefined;
+
+before(async () => {
+  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
+  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
+  mkdirSync(artifacts, { recursive: true });
+  await upNode(NAME);
+  mkdirSync(join(workspace, 'verifier'));
+  cpSync(join(repoRoot(), 'test/fixtures/bpf/verifier', FIXTURE), join(workspace, 'verifier', FIXTURE));
+  server = await startCodeServer({ installExtensions: [vsix], settings: { 'dfsEbpf.node': `local:${NAME}` } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  rmSync(workspace, { recursive: true, force: true });
+  await nodeDown({ name: NAME });
+});
+
+/** Quick Open (Ctrl+P) a workspace file by name and wait for its editor tab. */
+async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 30_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
+  await input.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
+}
+
+test(
+  'palette → "Verify on test node" → CodeLens names the fault → "Show verifier log" → failing insn highlighted',
+  { timeout: 300_000 },
+  async () => {
+    assert.ok(server && browser);
+    const { page } = browser;
+    const expectLine =
+      readFileSync(join(workspace, 'verifier', FIXTURE), 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes('EXPECT: null-check')) + 1;
+    await openWorkbench(page, server.url, workspace);
+    try {
+      await waitForStatusBarText(page, 'dfs-ebpf.dfs-ebpf.dfsEbpf.bypass', /bypass off/, 60_000); // connected
+      await openFile(page, FIXTURE);
+      await runCommand(page, 'Verify on test node');
+
+      // The budget CodeLens over the program says why and where.
+      const lens = page.locator('.contentWidgets .codelens-decoration, .codelens-decoration', {
+        hasText: 'rejected by the verifier',
+      });
+      await lens.first().waitFor({ timeout: 60_000 });
+      assert.match(await lens.first().innerText(), new RegExp(`null-check at line ${expectLine}`));
+      // The diagnostic is in the editor: a squiggle on the failing line.
+      await page.locator('.monaco-editor .squiggly-error').first().waitFor({ timeout: 30_000 });
+      await screenshot(page, join(artifacts, 'verify-diagnostic.png'));
+
+      await runCommand(page, 'Show verifier log');
+      const panel = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const failing = panel.locator('#log-list .vrow.failing');
+      await failing.waitFor({ state: 'visible', timeout: 60_000 });
+      assert.match((await failing.getAttribute('class')) ?? '', /\bselected\b/, 'the failing instruction is selected');
+      assert.match(await panel.locator('#error-message').innerText(), /map_value_or_null/);
+      await panel
+        .locator('#source-list .vrow.selected .ln', { hasText: new RegExp(`^${expectLine}$`) })
+        .waitFor({ timeout: 30_000 });
+      await screenshot(page, join(artifacts, 'verify-explorer.png'));
+    } catch (err) {
+      await screenshot(page, join(artifacts, 'verify-failure.png')).catch(() => undefined);
+      throw err;
+    }
+  },
+);
