@@ -17,7 +17,10 @@ async function main(): Promise<number> {
   const workspace = mkdtempSync(join(tmpdir(), 'dfs-ext-ws-'));
   cpSync(join(root, 'bpf/bypass.bpf.c'), join(workspace, 'bpf/bypass.bpf.c'));
   cpSync(join(root, 'bpf/bypass.h'), join(workspace, 'bpf/bypass.h'));
-  cpSync(join(root, 'test/fixtures/bpf/verifier/null_hash_lookup.bpf.c'), join(workspace, 'verifier/null_hash_lookup.bpf.c'));
+  cpSync(
+    join(root, 'test/fixtures/bpf/verifier/null_hash_lookup.bpf.c'),
+    join(workspace, 'verifier/null_hash_lookup.bpf.c'),
+  );
   try {
     return await runVsCodeTests({
       extensionDevelopmentPath: root,

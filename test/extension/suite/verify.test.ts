@@ -36,7 +36,10 @@ suite('Verify on the test node', () => {
     const uri = workspaceFile('verifier/null_hash_lookup.bpf.c');
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc);
-    const expectLine = doc.getText().split('\n').findIndex((l) => l.includes('EXPECT: null-check'));
+    const expectLine = doc
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('EXPECT: null-check'));
     assert.ok(expectLine >= 0);
 
     await vscode.commands.executeCommand(Commands.verify, uri);
@@ -49,6 +52,42 @@ suite('Verify on the test node', () => {
     assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
     assert.match(d.message, /map_value_or_null/);
     assert.match(d.message, /NULL/i, 'the explanation is part of the message');
+    // The path that led there: earlier lines of the same program, as related information.
+    const related = d.relatedInformation ?? [];
+    assert.ok(related.length > 0, 'the path is attached');
+    for (const r of related) {
+      assert.equal(r.location.uri.fsPath, uri.fsPath);
+      assert.ok(
+        r.location.range.start.line < expectLine,
+        `path line ${r.location.range.start.line + 1} precedes the fault`,
+      );
+    }
+  });
+
+  test('the "dfs-ebpf: build" task builds the workspace for the node and writes compile_commands.json', async () => {
+    const tasks = await vscode.tasks.fetchTasks({ type: 'dfs-ebpf' });
+    const build = tasks.find((t) => t.name === 'build');
+    assert.ok(build, tasks.map((t) => t.name).join(', '));
+    // A custom-execution task reports its end, not an exit code: check what it produced.
+    const ended = new Promise<void>((resolve) => {
+      const sub = vscode.tasks.onDidEndTask((e) => {
+        if (e.execution.task.name === 'build') {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const cc = workspaceFile('compile_commands.json');
+    const object = workspaceFile('build/bpf/null_hash_lookup.bpf.o');
+    for (const u of [cc, object]) await vscode.workspace.fs.delete(u).then(undefined, () => undefined);
+    await vscode.tasks.executeTask(build);
+    await ended;
+    const entries = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(cc))) as { file: string }[];
+    assert.deepEqual(entries.map((e) => e.file.slice(e.file.lastIndexOf('/') + 1)).sort(), [
+      'bypass.bpf.c',
+      'null_hash_lookup.bpf.c',
+    ]);
+    assert.ok((await vscode.workspace.fs.stat(object)).size > 0, 'every workspace program was built');
   });
 
   test('the budget CodeLens shows instructions and states, and the change since the last verification', async () => {
@@ -62,13 +101,17 @@ suite('Verify on the test node', () => {
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
     const titles = lenses.map((l) => l.command?.title ?? '');
     assert.equal(titles.length, 2, titles.join(' | '));
-    for (const t of titles) assert.match(t, /verified: [\d,]+ insns processed · [\d,]+ states \(±0 insns, ±0 states since last\)/);
+    for (const t of titles)
+      assert.match(t, /verified: [\d,]+ insns processed · [\d,]+ states \(±0 insns, ±0 states since last\)/);
   });
 
   test('fixing the bug and saving clears the diagnostic (verify on save)', async () => {
     const uri = workspaceFile('verifier/null_hash_lookup.bpf.c');
     const doc = await vscode.workspace.openTextDocument(uri);
-    const line = doc.getText().split('\n').findIndex((l) => l.includes('EXPECT: null-check'));
+    const line = doc
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('EXPECT: null-check'));
     const text = doc.lineAt(line).text;
     const fixed = text.replace(/^(\s*)(.*?);.*$/, '$1if (count) $2;');
     assert.notEqual(fixed, text);
