@@ -161,7 +161,9 @@ test(
 
       const fixtures = join(repoRoot(), 'test/fixtures/bpf/bypass');
       const build = async (file: string): Promise<Buffer> => {
-        const r = await compileBpf(join(fixtures, file), join(scratch, 'obj'), [join(repoRoot(), 'bpf')]);
+        const r = await compileBpf(join(fixtures, file), join(scratch, 'obj'), {
+          includeDirs: [join(repoRoot(), 'bpf')],
+        });
         assert.ok(r.ok, r.stderr);
         return readFileSync(r.object);
       };

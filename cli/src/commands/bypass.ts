@@ -19,6 +19,7 @@ import {
 import { connectNode } from '@dfs/core/agent/connect';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { compileBpf } from '@dfs/core/build/clang';
+import { nodeVmlinuxDir } from '@dfs/core/build/vmlinux';
 import { DfsError } from '@dfs/core/errors';
 import { targetAddress } from '@dfs/core/ssh/target';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
@@ -65,11 +66,17 @@ function bypassLines(b: BypassStatus): string[] {
   ];
 }
 
-async function objectParams(file: string | undefined): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
+/** The object to attach: a .bpf.o as is, or a .bpf.c built for the node's kernel. */
+async function objectParams(
+  file: string | undefined,
+  session: NodeSession,
+): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
   if (file === undefined) return {};
   let object = file;
   if (file.endsWith('.c')) {
-    const res = await compileBpf(file, join(tmpdir(), `dfs-ebpf-${process.pid}`));
+    const res = await compileBpf(file, join(tmpdir(), `dfs-ebpf-${process.pid}`), {
+      vmlinuxDir: await nodeVmlinuxDir(session),
+    });
     if (!res.ok)
       throw new DfsError(
         ErrorCode.BadObject,
@@ -110,13 +117,13 @@ export async function attachCommand(p: Parsed, io: Io): Promise<number> {
   const hold = p.flags.has('hold');
   const duration = numberValue(p, 'duration', 0.1, 7 * 86400);
   if (duration !== undefined && !hold) throw new UsageError('--duration needs --hold');
-  const params: BypassAttachParams = {
-    ...(await objectParams(value(p, 'object'))),
-    extraEndpoints: parseEndpoints(p.values.get('extra') ?? [], '--extra'),
-    pin: !hold,
-  };
   const session = await openSession(p, io);
   try {
+    const params: BypassAttachParams = {
+      ...(await objectParams(value(p, 'object'), session)),
+      extraEndpoints: parseEndpoints(p.values.get('extra') ?? [], '--extra'),
+      pin: !hold,
+    };
     const status = await session.request(BypassAttachRequest, params);
     if (io.json)
       printJson({

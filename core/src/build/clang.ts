@@ -80,8 +80,7 @@ export interface CompileOptions {
 }
 
 /** Compile one `.bpf.c` into `outDir/<name>.bpf.o`. Compiler errors are a result, not a throw. */
-export async function compileBpf(source: string, outDir: string, opts: CompileOptions | string[] = {}): Promise<CompileResult> {
-  const o: CompileOptions = Array.isArray(opts) ? { includeDirs: opts } : opts;
+export async function compileBpf(source: string, outDir: string, o: CompileOptions = {}): Promise<CompileResult> {
   if (!existsSync(source)) throw new DfsError(ErrorCode.NotFound, `no such source file: ${source}`);
   mkdirSync(outDir, { recursive: true });
   const object = join(outDir, basename(source).replace(/\.c$/, '') + '.o');
