@@ -25,6 +25,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   duration: { value: true },
   rounds: { value: true },
   'log-level': { value: true },
+  include: { value: true, repeat: true },
   quick: {},
 };
 
@@ -33,7 +34,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   attach bypass [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
   detach bypass                          remove a pinned bypass
   status                                 node, agent, kernel features and bypass counters
-  build [FILE.bpf.c ...]                 compile for the node's kernel; writes compile_commands.json
+  build [FILE.bpf.c ...] [--include DIR]...   compile for the node's kernel; writes compile_commands.json
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool

@@ -43,6 +43,7 @@ export interface Settings {
   statusRefreshSeconds: number;
   'bypass.extraEndpoints': string[];
   'verify.onSave': boolean;
+  'build.includeDirs': string[];
 }
 export const SettingsSection = 'dfsEbpf';
 export const SettingKeys: (keyof Settings)[] = [
@@ -54,6 +55,7 @@ export const SettingKeys: (keyof Settings)[] = [
   'statusRefreshSeconds',
   'bypass.extraEndpoints',
   'verify.onSave',
+  'build.includeDirs',
 ];
 
 /** Context keys for `when` clauses. */

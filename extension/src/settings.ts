@@ -14,5 +14,6 @@ export function readSettings(): Settings {
     statusRefreshSeconds: c.get<number>('statusRefreshSeconds', 1),
     'bypass.extraEndpoints': c.get<string[]>('bypass.extraEndpoints', []),
     'verify.onSave': c.get<boolean>('verify.onSave', true),
+    'build.includeDirs': c.get<string[]>('build.includeDirs', []),
   };
 }

@@ -33,6 +33,10 @@ function displayName(file: string, given: string[]): string {
   return given.find((g) => resolve(g) === resolve(file)) ?? basename(file);
 }
 
+function includeDirs(p: Parsed): string[] {
+  return (p.values.get('include') ?? []).map((d) => resolve(d));
+}
+
 function isRemote(p: Parsed): boolean {
   const n = value(p, 'node');
   return n !== undefined && !/^(local:)?[a-z][a-z0-9]{0,11}$/.test(n);
@@ -47,7 +51,7 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
   try {
     if (isRemote(p)) session = await openSession(p, io);
     const vmlinuxDir = session ? await nodeVmlinuxDir(session) : await localVmlinuxDir();
-    const res = await buildSources(sources, { root, vmlinuxDir });
+    const res = await buildSources(sources, { root, vmlinuxDir, includeDirs: includeDirs(p) });
     const diagnostics: Diag[] = res.diagnostics.map((d) => ({
       ...d,
       file: displayName(d.file, given),
@@ -92,7 +96,7 @@ function verifierDiag(d: VerifierDiagnostic, given: string[]): Diag {
 export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
   const file = p.positionals[1];
   if (!file || p.positionals.length > 2)
-    throw new UsageError('usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--log-level 1|2] [--json]');
+    throw new UsageError('usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--include DIR]... [--log-level 1|2] [--json]');
   const level = numberValue(p, 'log-level', 1, 2);
   const session = await openSession(p, io);
   try {
@@ -100,7 +104,11 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
     let source: string | undefined;
     if (file.endsWith('.c')) {
       source = resolve(file);
-      const res = await buildSources([file], { root: process.cwd(), vmlinuxDir: await nodeVmlinuxDir(session) });
+      const res = await buildSources([file], {
+        root: process.cwd(),
+        vmlinuxDir: await nodeVmlinuxDir(session),
+        includeDirs: includeDirs(p),
+      });
       const built = res.results[0];
       if (!built?.ok) {
         const diagnostics = res.diagnostics.map((d) => ({

@@ -7,7 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { buildSources, findBpfSources, type BuildResult } from '@dfs/core/build/workspace';
@@ -16,6 +16,7 @@ import type { CompilerDiagnostic } from '@dfs/core/build/clang';
 import { verifyObjectOnNode, type VerifierDiagnostic, type VerifyOutcome } from '@dfs/core/verifier/verify';
 import type { ProgramVerdict } from '@dfs/core/verifier/model';
 import type { Ctx } from '../ctx';
+import { readSettings } from '../settings';
 
 export interface Verification {
   source: vscode.Uri;
@@ -88,7 +89,8 @@ export class VerifierService implements vscode.Disposable {
   async build(session: NodeSession, sources?: vscode.Uri[]): Promise<BuildResult> {
     const root = this.root(sources?.[0]);
     const files = sources?.map((s) => s.fsPath) ?? findBpfSources(root);
-    const res = await buildSources(files, { root, vmlinuxDir: await nodeVmlinuxDir(session) });
+    const includeDirs = readSettings()['build.includeDirs'].map((d) => resolve(root, d));
+    const res = await buildSources(files, { root, vmlinuxDir: await nodeVmlinuxDir(session), includeDirs });
     this.publishBuild(res);
     return res;
   }
