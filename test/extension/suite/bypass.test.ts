@@ -10,26 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCode } from '../../../protocol/src';
-import type { ExtensionApi } from '../../../extension/src/ctx';
 import { Commands } from '../../../extension/src/contributions';
+import { api, until } from './support';
 import { DfsError } from '../../../core/src/errors';
 import { readLocalNode } from '../../../core/src/testnode';
-
-const EXTENSION_ID = 'dfs-ebpf.dfs-ebpf';
-
-async function api(): Promise<ExtensionApi> {
-  const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
-  assert.ok(ext, `${EXTENSION_ID} is installed`);
-  return ext.activate();
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function nodeName(): string {
   const setting = vscode.workspace.getConfiguration('dfsEbpf').get<string>('node', '');
