@@ -6,19 +6,13 @@
 
 import { formatBytes, type BypassPanelRequest, type BypassPanelUpdate, type BypassStatus } from '@dfs/protocol';
 import { badge, button, divider, registerComponents } from '../components/toolkit';
+import { el } from '../components/dom';
 import { channel } from '../vscodeApi';
 import './bypass.css';
 
 registerComponents();
 const app = document.getElementById('app') as HTMLElement;
 const post = channel<BypassPanelUpdate, BypassPanelRequest>(render);
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
 
 function table(rows: [string, string][], id: string): HTMLTableElement {
   const t = el('table');
