@@ -13,6 +13,7 @@
 import type { VerifierLogPanelRequest, VerifierLogPanelUpdate, VerifierLogProgram } from '@dfs/protocol';
 import { classifyLine, parseInsnLine, parseSourceLine } from '@dfs/core/verifier/lines';
 import type { LogLineKind } from '@dfs/core/verifier/model';
+import { FULL_STATE, stateAt, stateEntries } from '@dfs/core/verifier/states';
 import { LineSearch } from '../components/lineSearch';
 import { badge, registerComponents } from '../components/toolkit';
 import { VirtualList } from '../components/virtualList';
@@ -24,14 +25,7 @@ registerComponents();
 const app = document.getElementById('app') as HTMLElement;
 app.append(el('p', 'Waiting for the verifier log…', 'placeholder'));
 
-/** "R0=map_value(map=m,ks=4) R1=scalar(smin=0,var_off=(0x0; 0xf))" split at spaces outside
- *  parentheses (the verifier nests them two deep). */
-const STATE_TOKEN = /(?:[^\s()]+|\((?:[^()]|\([^()]*\))*\))+/g;
-
 const isInsn = (line: string): boolean => /^\d+: \(/.test(line) && classifyLine(line) === 'insn';
-const FULL_STATE = /^(?:from \d+ to )?(\d+): ((?:frame\d+: )?R\d.*)$/;
-/** How far back the state pane looks for a full-state line of the same instruction. */
-const STATE_LOOKBACK = 20_000;
 
 interface Location {
   file: string;
@@ -287,46 +281,20 @@ class Explorer {
     return null;
   }
 
-  /** State at line `i`: its own, else a full-state line of the same insn above, else the
-   *  last state printed above it. Returns [state, where it came from]. */
-  private stateAt(i: number): [string, string] {
-    const line = this.lines[i] ?? '';
-    const own = parseInsnLine(line);
-    if (own?.state) return [own.state, 'after this instruction'];
-    const full = FULL_STATE.exec(line);
-    if (full) return [full[2] ?? '', `at insn ${full[1]}`];
-    const insn = own?.insn;
-    let fallback: [string, string] | null = null;
-    for (let j = i - 1; j >= Math.max(0, i - STATE_LOOKBACK); j--) {
-      const l = this.lines[j] ?? '';
-      const resume = /^\d+: \(/.test(l) ? parseInsnLine(l)?.resume : null;
-      const f = resume ? [l, String(resume.insn), resume.state] : FULL_STATE.exec(l);
-      if (f && Number(f[1]) === insn) return [f[2] ?? '', `before insn ${insn} (full state, log line ${j + 1})`];
-      // A full state of another insn starts this path: older states belong to other paths.
-      if (f) return fallback ?? [f[2] ?? '', `at insn ${f[1]} (log line ${j + 1}), where this path starts`];
-      if (!fallback) {
-        const p = parseInsnLine(l);
-        if (p?.state) fallback = [p.state, `after insn ${p.insn} (log line ${j + 1}); only changed registers`];
-      }
-    }
-    return fallback ?? ['', 'no state printed'];
-  }
-
   private showContext(i: number): void {
     const full = i < 0 ? null : FULL_STATE.exec(this.lines[i] ?? '');
     const at = i < 0 || full ? null : this.insnLineFor(i);
     const insn = at === null ? null : parseInsnLine(this.lines[at] ?? '');
-    const [state, from] = i < 0 ? ['', ''] : this.stateAt(at ?? i);
+    const [state, from] = i < 0 ? ['', ''] : stateAt(this.lines, at ?? i);
     this.stateTitle.textContent = insn ? `insn ${insn.insn}: ${insn.text}` : full ? `insn ${full[1]}` : '';
     const rows: HTMLElement[] = [el('div', from, 'state-from')];
     const error = this.programs[this.current]?.verdict.error;
     if (error && at !== null && at === this.failing) rows.push(el('div', error.message, 'state-error'));
     const table = el('table');
-    for (const token of state.match(STATE_TOKEN) ?? []) {
-      const eq = token.indexOf('=');
+    for (const { name, value } of stateEntries(state)) {
       const tr = el('tr');
-      if (eq > 0) tr.append(el('th', token.slice(0, eq)), el('td', token.slice(eq + 1)));
-      else tr.append(el('td', token));
+      if (name) tr.append(el('th', name), el('td', value));
+      else tr.append(el('td', value));
       table.append(tr);
     }
     rows.push(table);
