@@ -40,7 +40,11 @@ const log: Logger = {
   warn: (m) => logLines.push(`warn ${m}`),
   error: (m) => logLines.push(`error ${m}`),
 };
-const opts = { name: NAME, log, progress: (s: string) => progress.push(s), agentBundleDir: bundleDir };
+// Waiting for another helper's node operation (the machine-wide lock) is not work done here.
+const record = (s: string): void => {
+  if (!s.startsWith('waiting for another local node operation')) progress.push(s);
+};
+const opts = { name: NAME, log, progress: record, agentBundleDir: bundleDir };
 
 /**
  * A stand-in for the agent bundle's layout only (dist/agent from esbuild.mjs): the real agent

@@ -83,22 +83,23 @@ export interface MountCheck extends ComponentCheck {
   pid?: number;
 }
 
-export async function juicefsStatus(p: NodePaths): Promise<MountCheck> {
-  const fstype = mountedFstype(p.mountpoint);
-  if (fstype === undefined) return { ok: false, detail: `${p.mountpoint} is not mounted` };
-  if (fstype !== 'fuse.juicefs') return { ok: false, detail: `${p.mountpoint} holds a ${fstype} mount, not JuiceFS` };
+/** Health of a JuiceFS mount of the node (its own by default; bench's second one when asked). */
+export async function juicefsStatus(p: NodePaths, mountpoint = p.mountpoint, metaUrl = META_URL): Promise<MountCheck> {
+  const fstype = mountedFstype(mountpoint);
+  if (fstype === undefined) return { ok: false, detail: `${mountpoint} is not mounted` };
+  if (fstype !== 'fuse.juicefs') return { ok: false, detail: `${mountpoint} holds a ${fstype} mount, not JuiceFS` };
   // .config is readable by root only.
-  if (!isRoot()) return { ok: true, detail: `JuiceFS at ${p.mountpoint} (daemon check needs root)` };
-  const cfg = await readMountConfig(p.mountpoint);
-  if (!cfg) return { ok: false, detail: `${p.mountpoint} is mounted but its daemon does not answer (stale mount)` };
+  if (!isRoot()) return { ok: true, detail: `JuiceFS at ${mountpoint} (daemon check needs root)` };
+  const cfg = await readMountConfig(mountpoint);
+  if (!cfg) return { ok: false, detail: `${mountpoint} is mounted but its daemon does not answer (stale mount)` };
   if (!isAlive(cfg.pid) || !inNodeCgroup(cfg.pid, p.name)) {
-    return { ok: false, detail: `${p.mountpoint} is served by pid ${cfg.pid}, which is not in the node cgroup` };
+    return { ok: false, detail: `${mountpoint} is served by pid ${cfg.pid}, which is not in the node cgroup` };
   }
   return {
     ok: true,
     version: cfg.version,
     pid: cfg.pid,
-    detail: `JuiceFS ${cfg.version} at ${p.mountpoint}, pid ${cfg.pid}, meta ${META_URL}`,
+    detail: `JuiceFS ${cfg.version} at ${mountpoint}, pid ${cfg.pid}, meta ${metaUrl}`,
   };
 }
 
