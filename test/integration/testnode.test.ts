@@ -292,6 +292,14 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
     const pw = readFileSync(pwFile, 'utf8').trim();
     assert.match(pw, /^[0-9a-f]{64}$/);
     assert.notEqual(ssh(node, `cat ${pwFile}`).code, 0, 'the node user cannot read it');
+    // JuiceFS has it in its environment, which only root can read.
+    const daemon = (JSON.parse(readFileSync(join(node.mountpoint, '.config'), 'utf8')) as { Pid: number }).Pid;
+    assert.ok(readFileSync(`/proc/${daemon}/environ`, 'utf8').includes(`META_PASSWORD=${pw}`));
+    assert.notEqual(
+      ssh(node, `cat /proc/${daemon}/environ`).code,
+      0,
+      "the node user cannot read JuiceFS's environment",
+    );
     // With it, from root in the netns: the password is the real one.
     const ok = sh('nsenter', [
       `--net=/run/netns/${NAME}`,

@@ -82,6 +82,19 @@ test('summary: medians per mode, ratio = on/off, limit_value, of_limit = on/limi
   assert.equal(w.limit_value, 140);
   assert.equal(w.of_limit, 0.893);
   assert.equal(w.redirected_msgs, 4242);
+  // Within rounds: on/off 1.3, 1.333, 1.136; on/limit 0.929, 0.8, 0.962.
+  assert.deepEqual(w.paired, {
+    ratio: { median: 1.3, min: 1.136, max: 1.333 },
+    of_limit: { median: 0.929, min: 0.8, max: 0.962 },
+  });
+  assert.deepEqual(
+    w.rounds.map((r) => [r.ratio, r.of_limit]),
+    [
+      [1.3, 0.929],
+      [1.333, 0.8],
+      [1.136, 0.962],
+    ],
+  );
   assert.deepEqual(
     w.rounds.map((r) => [r.round, r.order.join(','), r.off.value, r.on.value, r.limit.value]),
     [
@@ -145,7 +158,7 @@ test('a run: the bypass is attached only around "on", in the rotating order; the
   assert.deepEqual(Object.keys(doc).sort(), ['machine', 'runs', 'workloads']);
   assert.equal(doc.runs, 2);
   for (const w of doc.workloads) {
-    for (const k of ['name', 'unit', 'off', 'on', 'limit', 'ratio', 'limit_value', 'of_limit', 'rounds'])
+    for (const k of ['name', 'unit', 'off', 'on', 'limit', 'ratio', 'limit_value', 'of_limit', 'paired', 'rounds'])
       assert.ok(k in w, `workload key ${k}`);
     for (const side of ['off', 'on', 'limit'])
       assert.deepEqual(Object.keys(w[side] as object).sort(), ['p50_ms', 'p99_ms', 'value']);

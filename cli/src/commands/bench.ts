@@ -40,6 +40,8 @@ async function benchVerify(p: Parsed, io: Io): Promise<number> {
   }
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+
 function workloadLines(w: WorkloadResult): string[] {
   const fig = (v: number): string => v.toFixed(0).padStart(8);
   return [
@@ -47,7 +49,8 @@ function workloadLines(w: WorkloadResult): string[] {
     `    off   ${fig(w.off.value)} ${w.unit}  p50 ${w.off.p50_ms} ms  p99 ${w.off.p99_ms} ms`,
     `    on    ${fig(w.on.value)} ${w.unit}  p50 ${w.on.p50_ms} ms  p99 ${w.on.p99_ms} ms`,
     `    limit ${fig(w.limit_value)} ${w.unit}  p50 ${w.limit.p50_ms} ms  p99 ${w.limit.p99_ms} ms  (${w.limit_kind})`,
-    `    ratio on/off ${w.ratio.toFixed(2)}x, on reaches ${(w.of_limit * 100).toFixed(0)}% of the limit`,
+    `    ratio on/off ${w.ratio.toFixed(2)}x, on reaches ${pct(w.of_limit)} of the limit`,
+    `    within rounds: on/off ${w.paired.ratio.median.toFixed(2)}x (${w.paired.ratio.min.toFixed(2)}-${w.paired.ratio.max.toFixed(2)}), on/limit ${pct(w.paired.of_limit.median)} (${pct(w.paired.of_limit.min)}-${pct(w.paired.of_limit.max)})`,
   ];
 }
 

@@ -7,7 +7,8 @@
  *           counters must grow during the phase or the run is refused;
  *  - limit: the same workload over a Unix socket, the local-IPC limit the bypass aims at.
  * Reports medians over rounds, every round's values, `ratio` (on against off) and `of_limit`
- * (on against limit), both above 1 when the first is better whatever the unit.
+ * (on against limit) of those medians, both above 1 when the first is better whatever the
+ * unit, and the same ratios taken within each round (`paired`: median, min, max).
  */
 
 import { cpus, release } from 'node:os';
@@ -58,6 +59,19 @@ export interface RoundResult {
   off: SideResult;
   on: SideResult;
   limit: SideResult;
+  /** This round's on against off, and on against the limit. */
+  ratio: number;
+  of_limit: number;
+}
+
+/**
+ * The same comparisons made within each round and then summarized: the modes of one round ran
+ * minutes apart at most, so on a machine whose load drifts these are steadier than ratios of
+ * medians taken from different rounds.
+ */
+export interface PairedRatios {
+  ratio: { median: number; min: number; max: number };
+  of_limit: { median: number; min: number; max: number };
 }
 
 export interface WorkloadResult {
@@ -76,6 +90,8 @@ export interface WorkloadResult {
   limit_kind: string;
   /** Messages the bypass redirected during this workload's "on" phases, summed. */
   redirected_msgs: number;
+  /** Per-round ratios, summarized (see PairedRatios). */
+  paired: PairedRatios;
   rounds: RoundResult[];
 }
 
@@ -113,6 +129,15 @@ export function summarize(
   const off = medianSide(rounds.map((r) => r.samples.off));
   const on = medianSide(rounds.map((r) => r.samples.on));
   const limit = medianSide(rounds.map((r) => r.samples.limit));
+  const perRound = rounds.map((r) => ({
+    ratio: betterBy(w.unit, r.samples.on.value, r.samples.off.value),
+    of_limit: betterBy(w.unit, r.samples.on.value, r.samples.limit.value),
+  }));
+  const spread = (xs: number[]): { median: number; min: number; max: number } => ({
+    median: round3(median(xs)),
+    min: round3(Math.min(...xs)),
+    max: round3(Math.max(...xs)),
+  });
   return {
     name: w.name,
     unit: w.unit,
@@ -124,12 +149,15 @@ export function summarize(
     of_limit: round3(betterBy(w.unit, on.value, limit.value)),
     limit_kind: w.limit,
     redirected_msgs: redirected,
-    rounds: rounds.map((r) => ({
+    paired: { ratio: spread(perRound.map((x) => x.ratio)), of_limit: spread(perRound.map((x) => x.of_limit)) },
+    rounds: rounds.map((r, i) => ({
       round: r.round,
       order: r.order,
       off: sideOf(r.samples.off),
       on: sideOf(r.samples.on),
       limit: sideOf(r.samples.limit),
+      ratio: round3(perRound[i]?.ratio ?? NaN),
+      of_limit: round3(perRound[i]?.of_limit ?? NaN),
     })),
   };
 }
