@@ -24,21 +24,32 @@ export function parseJuiceFsMountpoints(mountinfo: string): string[] {
   return out;
 }
 
-/** Remove the password from a URL-ish string (`redis://user:secret@host` → `redis://user:***@host`). */
+/**
+ * Remove every password from a URL-ish string, for anything that leaves the agent (answers,
+ * logs): the userinfo password (`redis://user:secret@host` → `redis://user:***@host`, also
+ * `unix://:secret@/run/redis.sock`, `mysql://u:secret@(host:3306)/db`) and password query
+ * parameters (`postgres://host/db?password=secret`). Over-redacting is fine; leaking is not.
+ */
 export function redactUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/i.exec(url);
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
   if (!m) return url;
-  const rest = m[2] ?? '';
+  // Query parameters first: their values may hold '@', which would mislead the userinfo search.
+  let rest = (m[2] ?? '').replace(
+    /([?&;](?:password|passwd|pwd|secret[-_]?key|sentinel[-_]?password)=)[^&;#]*/gi,
+    '$1***',
+  );
   const at = rest.lastIndexOf('@'); // passwords may hold '@', hosts never do
   const colon = rest.slice(0, Math.max(at, 0)).indexOf(':');
-  if (at < 0 || colon < 0) return url;
-  return `${m[1]}${rest.slice(0, colon)}:***${rest.slice(at)}`;
+  if (at >= 0 && colon >= 0) rest = `${rest.slice(0, colon)}:***${rest.slice(at)}`;
+  return `${m[1]}${rest}`;
 }
 
 /**
  * The metadata URL of a `juicefs mount` command line: the first argument after `mount`
  * that looks like a URL. JuiceFS rewrites its own argv into one space-joined string (to mask
- * the password), so arguments are split on whitespace too; URLs never contain spaces.
+ * the password as `****`), so arguments are split on whitespace too; URLs never contain spaces.
+ * The password may also not be in the URL at all (META_PASSWORD / REDIS_PASSWORD in the
+ * daemon's environment, as on local test nodes): the URL still names the endpoint.
  */
 export function metaUrlFromCmdline(argv: string[]): string | null {
   const words = argv.flatMap((a) => a.split(/\s+/)).filter(Boolean);

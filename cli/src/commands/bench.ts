@@ -1,14 +1,19 @@
 /**
- * `dfs-ebpf bench [--node NAME] [--rounds N] [--quick] [--json]`: the interleaved A/B
- * benchmark of the bypass (core/src/bench). Prints figures and ratios; asserts nothing.
+ * `dfs-ebpf bench [--node NAME] [--rounds N] [--quick] [--json]`: the interleaved benchmark of
+ * the bypass (core/src/bench): bypass off, on, and the local-IPC limit (Unix socket), rounds
+ * rotating their order. Prints figures and ratios; asserts nothing. What the bench adds to
+ * the node (a Redis user for redis-benchmark, a second mount over the Unix socket) is removed
+ * when it ends, also on failure, Ctrl-C or SIGTERM.
  */
 
 import { ErrorCode } from '@dfs/protocol';
 import { join, resolve } from 'node:path';
-import { machine, runAbBench, standardWorkloads } from '@dfs/core/bench/ab';
+import { type BenchReport, machine, runAbBench, sessionSwitch, type WorkloadResult } from '@dfs/core/bench/ab';
 import { runVerifyBench } from '@dfs/core/bench/verifyLoop';
+import { standardWorkloads } from '@dfs/core/bench/workloads';
 import { DfsError } from '@dfs/core/errors';
 import { readLocalNode } from '@dfs/core/testnode';
+import { mountUnixMeta, openBenchRedisAccess } from '@dfs/core/testnode/benchAccess';
 import { numberValue, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
 import { openSession } from './bypass';
@@ -35,10 +40,50 @@ async function benchVerify(p: Parsed, io: Io): Promise<number> {
   }
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+
+function workloadLines(w: WorkloadResult): string[] {
+  const fig = (v: number): string => v.toFixed(0).padStart(8);
+  return [
+    `  ${w.name}`,
+    `    off   ${fig(w.off.value)} ${w.unit}  p50 ${w.off.p50_ms} ms  p99 ${w.off.p99_ms} ms`,
+    `    on    ${fig(w.on.value)} ${w.unit}  p50 ${w.on.p50_ms} ms  p99 ${w.on.p99_ms} ms`,
+    `    limit ${fig(w.limit_value)} ${w.unit}  p50 ${w.limit.p50_ms} ms  p99 ${w.limit.p99_ms} ms  (${w.limit_kind})`,
+    `    ratio on/off ${w.ratio.toFixed(2)}x, on reaches ${pct(w.of_limit)} of the limit`,
+    `    within rounds: on/off ${w.paired.ratio.median.toFixed(2)}x (${w.paired.ratio.min.toFixed(2)}-${w.paired.ratio.max.toFixed(2)}), on/limit ${pct(w.paired.of_limit.median)} (${pct(w.paired.of_limit.min)}-${pct(w.paired.of_limit.max)})`,
+  ];
+}
+
+function reportLines(label: string, r: BenchReport): string[] {
+  return [
+    `benchmark on ${label}: ${r.runs} interleaved rounds (off, on, limit; order rotating), medians (${r.machine.cpus} CPUs, kernel ${r.machine.kernel})`,
+    ...r.workloads.flatMap(workloadLines),
+  ];
+}
+
 export async function benchCommand(p: Parsed, io: Io): Promise<number> {
   if (p.positionals[1] === 'verify') return benchVerify(p, io);
   const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
   const session = await openSession(p, io);
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        process.stderr.write(`dfs-ebpf: cleaning up after bench: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
+  };
+  // Ctrl-C or SIGTERM: take the second mount and the Redis user away before exiting.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    void cleanup().finally(() => {
+      session.close();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const local = session.target.localNode ? readLocalNode(session.target.localNode) : null;
     if (!local) {
@@ -48,25 +93,26 @@ export async function benchCommand(p: Parsed, io: Io): Promise<number> {
       );
     }
     const node = { name: local.name, cgroup: local.cgroup, mountpoint: local.mountpoint };
+    const common = { name: local.name, log: stderrLogger(io), progress: stderrProgress(io) };
+    const redis = await openBenchRedisAccess(common);
+    cleanups.push(redis.close);
+    const unix = await mountUnixMeta(common);
+    cleanups.push(unix.close);
     const report = await runAbBench(
-      session,
-      standardWorkloads(node, p.flags.has('quick')),
+      sessionSwitch(session, local.mountpoint),
+      standardWorkloads(node, { redis, unixMountpoint: unix.mountpoint }, p.flags.has('quick')),
       rounds,
       stderrLogger(io),
       stderrProgress(io),
     );
+    await cleanup();
     if (io.json) printJson(report);
-    else {
-      printLines([
-        `A/B benchmark on ${session.target.label}: ${report.runs} interleaved rounds, medians (${report.machine.cpus} CPUs, kernel ${report.machine.kernel})`,
-        ...report.workloads.map(
-          (w) =>
-            `  ${w.name.padEnd(18)} off ${w.off.value.toFixed(0).padStart(8)} ${w.unit} p50 ${w.off.p50_ms} ms p99 ${w.off.p99_ms} ms | on ${w.on.value.toFixed(0).padStart(8)} ${w.unit} p50 ${w.on.p50_ms} ms p99 ${w.on.p99_ms} ms | ratio ${w.ratio.toFixed(2)}x`,
-        ),
-      ]);
-    }
+    else printLines(reportLines(session.target.label, report));
     return 0;
   } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     session.close();
   }
 }

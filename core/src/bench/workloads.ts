@@ -1,16 +1,21 @@
 /**
- * The benchmark workloads, each bounded and self-stopping:
+ * The benchmark workloads, each bounded and self-stopping, each in a TCP form (bypass off or
+ * on) and a Unix-socket form (the limit):
  *  - redis-small: redis-benchmark against the node's metadata Redis (SET+GET, 16-byte values,
  *    50 clients), run inside the node's network namespace and cgroup so its sockets are the
- *    kind the bypass sees; DB 15 keeps JuiceFS's own data untouched.
+ *    kind the bypass sees; DB 15 keeps JuiceFS's own data untouched. It logs in as bench's own
+ *    Redis user (redis-benchmark takes a password only in argv). Limit: the same redis-server
+ *    over its Unix socket.
  *  - juicefs-metadata: a metadata-heavy burst on the JuiceFS mount (create, stat, rename,
  *    unlink of empty files, 16 in flight), timed per operation; every op is a metadata
- *    transaction between the JuiceFS daemon and Redis.
+ *    transaction between the JuiceFS daemon and Redis. Limit: the same burst on the same
+ *    volume mounted a second time with its metadata engine over the Unix socket.
  */
 
 import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec } from '../util/exec';
+import type { Mode, Workload } from './ab';
 import { percentile } from './stats';
 
 export interface Sample {
@@ -64,13 +69,26 @@ export function parseRedisBenchmarkCsv(csv: string): CsvRow[] {
   });
 }
 
-export async function redisSmall(node: LocalNodeRef, requests: number): Promise<Sample> {
-  const [file, args] = inNode(node, [
+/** Where redis-benchmark connects and as whom. */
+export interface RedisTarget {
+  /** TCP port on 127.0.0.1, or the Unix socket. */
+  port?: number;
+  socket?: string;
+  user: string;
+  password: string;
+}
+
+/** redis-benchmark's argv for the small-value workload (pure, unit-tested). */
+export function redisSmallArgv(target: RedisTarget, requests: number): string[] {
+  const where =
+    target.socket !== undefined ? ['-s', target.socket] : ['-h', '127.0.0.1', '-p', String(target.port ?? 6379)];
+  return [
     'redis-benchmark',
-    '-h',
-    '127.0.0.1',
-    '-p',
-    '6379',
+    ...where,
+    '--user',
+    target.user,
+    '-a',
+    target.password,
     '--dbnum',
     '15',
     '-t',
@@ -84,7 +102,11 @@ export async function redisSmall(node: LocalNodeRef, requests: number): Promise<
     '--precision',
     '3',
     '--csv',
-  ]);
+  ];
+}
+
+export async function redisSmall(node: LocalNodeRef, target: RedisTarget, requests: number): Promise<Sample> {
+  const [file, args] = inNode(node, redisSmallArgv(target, requests));
   const { stdout } = await exec(file, args, { timeoutMs: 300_000 });
   const rows = parseRedisBenchmarkCsv(stdout);
   if (rows.length === 0) throw new Error(`redis-benchmark printed no results: ${stdout.slice(0, 200)}`);
@@ -92,8 +114,8 @@ export async function redisSmall(node: LocalNodeRef, requests: number): Promise<
   return { value: mean((r) => r.rps), p50_ms: mean((r) => r.p50), p99_ms: mean((r) => r.p99) };
 }
 
-export async function juicefsMetadata(node: LocalNodeRef, files: number, parallel = 16): Promise<Sample> {
-  const dir = join(node.mountpoint, `.dfs-bench-${process.pid}-${Date.now()}`);
+export async function juicefsMetadata(mountpoint: string, files: number, parallel = 16): Promise<Sample> {
+  const dir = join(mountpoint, `.dfs-bench-${process.pid}-${Date.now()}`);
   await mkdir(dir);
   const lat: number[] = [];
   const timed = async <T>(op: () => Promise<T>): Promise<T> => {
@@ -123,4 +145,32 @@ export async function juicefsMetadata(node: LocalNodeRef, files: number, paralle
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { value: lat.length / seconds, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) };
+}
+
+/** What the standard workloads need from the node besides the node itself. */
+export interface BenchTargets {
+  redis: { user: string; password: string; socket: string };
+  /** The same volume, metadata over the Unix socket. */
+  unixMountpoint: string;
+}
+
+export function standardWorkloads(node: LocalNodeRef, targets: BenchTargets, quick: boolean): Workload[] {
+  const { user, password, socket } = targets.redis;
+  const redisRequests = quick ? 20_000 : 100_000;
+  const files = quick ? 300 : 1500;
+  return [
+    {
+      name: 'redis-small',
+      unit: 'ops/s',
+      limit: 'the same redis-server over its Unix socket',
+      run: (mode: Mode) =>
+        redisSmall(node, mode === 'limit' ? { socket, user, password } : { port: 6379, user, password }, redisRequests),
+    },
+    {
+      name: 'juicefs-metadata',
+      unit: 'ops/s',
+      limit: 'the same volume mounted again with its metadata engine over the Unix socket',
+      run: (mode: Mode) => juicefsMetadata(mode === 'limit' ? targets.unixMountpoint : node.mountpoint, files),
+    },
+  ];
 }

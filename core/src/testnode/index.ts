@@ -2,7 +2,9 @@
  * Public API of the local JuiceFS test node (DESIGN.md §4), used by `dfs-ebpf node up|down|status`
  * and by tests; VS Code–independent. `nodeUp` is idempotent (each part is checked and only
  * what is missing or unhealthy is made), `nodeDown` removes every trace of the node and is a
- * quiet no-op when nothing is up. Both need root and are serialized machine-wide.
+ * quiet no-op when nothing is up; when something truly cannot be removed it still removes
+ * every other part and then fails naming exactly what is left. Both need root and are
+ * serialized machine-wide.
  */
 
 import { ensureBpffs, releaseBpffs, removeNodePins } from './bpffs';
@@ -11,7 +13,7 @@ import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import { type Logger, noProgress, nullLogger, type Progress } from '../log';
 import { checkBundle, defaultAgentBundleDir, ensureAgent, ensureSudoers, removeSudoers } from './agentInstall';
-import { cgroupPids, ensureCgroup, nodeCgroupDir, removeCgroup } from './cgroup';
+import { ensureCgroup, nodeCgroupDir, removeCgroup } from './cgroup';
 import {
   ensureClientKey,
   type LocalNode,
@@ -20,6 +22,7 @@ import {
   writeKnownHosts,
   writeNodeJson,
 } from './clientState';
+import { fuseConnection, mountsUnder, recordedFuseConnection, unmountFuse } from './fuse';
 import { ensureJuicefsBinary } from './juicefsBinary';
 import { ensureNetwork, removeNetwork } from './netns';
 import {
@@ -27,22 +30,22 @@ import {
   BUCKET_URL,
   clientPaths,
   DEFAULT_NODE_NAME,
+  fuseRecordFile,
   META_URL,
   MOUNT_ROOT,
   nodePaths,
   type NodePaths,
-  pidFile,
   SERVER_NODES_DIR,
   SERVER_ROOT,
-  type ServiceName,
   SSH_PORT,
   validateNodeName,
 } from './paths';
-import { ownPid, placementOf, stopPids } from './procs';
-import { ensureJuicefs, ensureRedis, unmountJuicefs } from './services';
+import { ensureRedis, ensureRedisPassword, ensureRedisUser, removeRedisUser } from './redis';
+import { ensureJuicefs } from './services';
 import { ensureHostKey, ensureSshd, ensureUser, releaseRunSshd, removeUser, writeAuthorizedKeys } from './sshd';
 import { ensureIndex, otherNodes, withNodeLock } from './state';
 import { type ComponentStatus, componentStatuses } from './status';
+import { stopNodeCgroup } from './teardown';
 import { ensureDir, type NodeCtx, removeEmptyDirs, removeTree, requireRoot, requireTools } from './sys';
 
 export type { LocalNode } from './clientState';
@@ -71,13 +74,6 @@ function context(opts: LocalNodeOptions): NodeCtx {
   return { log: opts.log ?? nullLogger, progress: opts.progress ?? noProgress };
 }
 
-const SERVICES: readonly [ServiceName, RegExp][] = [
-  ['sshd', /^sshd/],
-  ['redis-meta', /^redis-server/],
-  ['redis-object', /^redis-server/],
-  ['juicefs', /^juicefs/],
-];
-
 /** Brings the node up, repairing whatever is missing; a second call changes nothing. */
 export async function nodeUp(opts: LocalNodeOptions = {}): Promise<LocalNode> {
   const name = validateNodeName(opts.name ?? DEFAULT_NODE_NAME);
@@ -104,9 +100,11 @@ export async function nodeUp(opts: LocalNodeOptions = {}): Promise<LocalNode> {
     const agentVersion = ensureAgent(ctx, p, bundleDir);
     await ensureSudoers(ctx, p);
 
-    const metaStarted = await ensureRedis(ctx, p, cgroup, 'redis-meta');
-    const objectStarted = await ensureRedis(ctx, p, cgroup, 'redis-object');
-    const juicefsVersion = await ensureJuicefs(ctx, p, cgroup, juicefs, metaStarted || objectStarted);
+    const redisOwner = await ensureRedisUser(ctx, p);
+    const password = ensureRedisPassword(p);
+    const metaStarted = await ensureRedis(ctx, p, cgroup, 'redis-meta', redisOwner, password);
+    const objectStarted = await ensureRedis(ctx, p, cgroup, 'redis-object', redisOwner, password);
+    const juicefsVersion = await ensureJuicefs(ctx, p, cgroup, juicefs, metaStarted || objectStarted, password);
 
     const cp = clientPaths(name);
     const node: LocalNode = {
@@ -140,51 +138,72 @@ function serverSkeleton(p: NodePaths): void {
   ensureDir(p.runDir, 0o755);
 }
 
-/** Removes every trace of the node; quiet and successful when nothing is up. */
+/**
+ * Removes every trace of the node; quiet and successful when nothing is up. Every part is
+ * attempted even when an earlier one fails; the error then lists exactly what is left.
+ */
 export async function nodeDown(opts: LocalNodeOptions = {}): Promise<void> {
   const name = validateNodeName(opts.name ?? DEFAULT_NODE_NAME);
   requireRoot('dfs-ebpf node down');
   const ctx = context(opts);
   await withNodeLock(ctx, async () => {
     const p = nodePaths(name);
+    const left: string[] = [];
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        ctx.log.warn(`node ${name}: ${what}: ${why}`);
+        left.push(`${what} (${why})`);
+      }
+    };
+    // Known before unmounting: a process stuck on a mount later needs its connection aborted.
+    const mounts = [p.unixMountpoint, p.mountpoint];
+    const connections = [
+      ...mounts.map(fuseConnection),
+      recordedFuseConnection(fuseRecordFile(p, 'juicefs')),
+      recordedFuseConnection(fuseRecordFile(p, 'juicefs-unix')),
+    ].filter((c, i, all): c is number => c !== undefined && all.indexOf(c) === i);
     // Unmount first, while Redis is still there for JuiceFS to flush to.
-    await unmountJuicefs(ctx, p);
-    await stopNodeProcesses(ctx, p);
-    removeNodePins(ctx, nodeCgroupDir(p.name));
-    await removeNetwork(ctx, p);
-    await removeCgroup(ctx, name);
-    removeSudoers(ctx, p);
-    await removeUser(ctx, p);
-    removeTree(ctx, p.dir);
-    releaseRunSshd(ctx, otherNodes(name));
-    await releaseBpffs(ctx, otherNodes(name));
-    removeEmptyDirs(ctx, [SERVER_NODES_DIR, SERVER_ROOT]);
-    if (existsSync(p.mountpoint)) removeEmptyDirs(ctx, [p.mountpoint, MOUNT_ROOT]);
-    else removeEmptyDirs(ctx, [MOUNT_ROOT]);
-    removeClientState(ctx, name);
+    for (const mp of mounts) {
+      await step(`mount ${mp}`, async () => {
+        if (fuseConnection(mp) !== undefined) ctx.progress(`unmounting ${mp}`);
+        await unmountFuse(ctx, mp);
+      });
+    }
+    const cg = nodeCgroupDir(p.name);
+    const survivors = await stopNodeCgroup(ctx, name, cg, { fuseConnections: connections, mountpoints: mounts });
+    if (survivors.length > 0) left.push(`processes that survive SIGKILL: ${survivors.join('; ')}`);
+    await step('the pinned bypass', () => removeNodePins(ctx, cg));
+    await step(`network namespace ${p.netns}`, () => removeNetwork(ctx, p));
+    await step(`cgroup ${cg ?? ''}`, () => removeCgroup(ctx, name));
+    await step(`sudo rule ${p.sudoersFile}`, () => removeSudoers(ctx, p));
+    await step(`user ${p.user}`, () => removeUser(ctx, p));
+    await step(`user ${p.redisUser}`, () => removeRedisUser(ctx, p));
+    await step(`server state ${p.dir}`, () => {
+      // A recursive delete must never walk into a live mount.
+      const inside = mountsUnder(p.dir);
+      if (inside.length > 0) throw new Error(`still mounted inside: ${inside.join(', ')}`);
+      removeTree(ctx, p.dir);
+    });
+    await step('/run/sshd', () => releaseRunSshd(ctx, otherNodes(name)));
+    await step('bpffs', () => releaseBpffs(ctx, otherNodes(name)));
+    await step('mountpoints', () => {
+      removeEmptyDirs(ctx, [SERVER_NODES_DIR, SERVER_ROOT]);
+      for (const mp of mounts) if (existsSync(mp)) removeEmptyDirs(ctx, [mp]);
+      removeEmptyDirs(ctx, [MOUNT_ROOT]);
+      const stayed = mounts.filter((mp) => existsSync(mp));
+      if (stayed.length > 0) throw new Error(`${stayed.join(', ')} not empty`);
+    });
+    await step('client state', () => removeClientState(ctx, name));
+    if (left.length > 0) {
+      throw new DfsError(
+        ErrorCode.Internal,
+        `node ${name} is only partly down; left behind: ${left.join('; ')}. Run \`dfs-ebpf node down --name ${name}\` again once that is resolved`,
+      );
+    }
   });
-}
-
-/**
- * Stops the node's services (the PIDs in its pid files that are still ours) and then every
- * process left in its cgroup (ssh sessions, agents): everything in there was started for
- * the node. A PID from a pid file that is outside the cgroup is not ours (reuse) and is spared.
- */
-async function stopNodeProcesses(ctx: NodeCtx, p: NodePaths): Promise<void> {
-  const fromPidFiles = SERVICES.flatMap(([svc, comm]) => ownPid(placementOf(p, pidFile(p, svc), comm)));
-  const cg = nodeCgroupDir(p.name);
-  const inCgroup = cg ? cgroupPids(cg) : [];
-  if (fromPidFiles.length + inCgroup.length > 0) ctx.progress('stopping node processes');
-  let left = await stopPids(ctx, [...fromPidFiles, ...inCgroup]);
-  // Processes may fork while we stop them (sshd sessions): sweep the cgroup until it is empty.
-  for (let round = 0; round < 5 && cg && cgroupPids(cg).length > 0; round++) left = await stopPids(ctx, cgroupPids(cg));
-  const stuck = [...new Set([...left, ...(cg ? cgroupPids(cg) : [])])];
-  if (stuck.length > 0) {
-    throw new DfsError(
-      ErrorCode.Internal,
-      `processes ${stuck.join(' ')} of node ${p.name} survive SIGKILL; check them with ps and retry node down`,
-    );
-  }
 }
 
 export async function nodeStatus(opts: LocalNodeOptions = {}): Promise<LocalNodeStatus> {

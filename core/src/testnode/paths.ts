@@ -25,7 +25,8 @@ export const JUICEFS_ENV = 'DFS_EBPF_JUICEFS';
 
 export const REDIS_META_PORT = 6379;
 export const REDIS_OBJECT_PORT = 6380;
-export const META_URL = `redis://127.0.0.1:${REDIS_META_PORT}/1`;
+export const META_DB = 1;
+export const META_URL = `redis://127.0.0.1:${REDIS_META_PORT}/${META_DB}`;
 export const BUCKET_URL = `redis://127.0.0.1:${REDIS_OBJECT_PORT}/0`;
 export const SSH_PORT = 22;
 
@@ -55,6 +56,8 @@ export const TOOLS = {
   usermod: { path: '/usr/sbin/usermod', pkg: 'passwd' },
   userdel: { path: '/usr/sbin/userdel', pkg: 'passwd' },
   umount: { path: '/usr/bin/umount', pkg: 'mount' },
+  mount: { path: '/usr/bin/mount', pkg: 'mount' },
+  setpriv: { path: '/usr/bin/setpriv', pkg: 'util-linux' },
   fusermount: { path: '/usr/bin/fusermount3', pkg: 'fuse3' },
 } as const;
 export const BIN = Object.fromEntries(Object.entries(TOOLS).map(([k, v]) => [k, v.path])) as {
@@ -87,8 +90,14 @@ export interface NodePaths {
   hostKeyPub: string;
   authorizedKeysDir: string;
   authorizedKeys: string;
+  /** The unprivileged system user both Redis instances run as. */
+  redisUser: string;
   redisMetaDir: string;
   redisObjectDir: string;
+  /** Root-only (0600) file holding the password of both Redis instances. */
+  redisPasswordFile: string;
+  /** The metadata Redis's Unix socket (0600, in its 0700 directory): the local-IPC limit for `bench`. */
+  redisMetaSocket: string;
   cacheDir: string;
   logsDir: string;
   runDir: string;
@@ -98,6 +107,9 @@ export interface NodePaths {
   agentWrapper: string;
   sudoersFile: string;
   mountpoint: string;
+  /** Where `bench` mounts the same volume a second time, metadata over the Unix socket; only during a bench. */
+  unixMountpoint: string;
+  unixCacheDir: string;
 }
 
 export function nodePaths(name: string): NodePaths {
@@ -120,8 +132,11 @@ export function nodePaths(name: string): NodePaths {
     hostKeyPub: join(dir, 'ssh_host_ed25519_key.pub'),
     authorizedKeysDir: join(dir, 'authorized_keys'),
     authorizedKeys: join(dir, 'authorized_keys', user),
+    redisUser: `${user}-redis`,
     redisMetaDir: join(dir, 'redis-meta'),
     redisObjectDir: join(dir, 'redis-object'),
+    redisPasswordFile: join(dir, 'redis.password'),
+    redisMetaSocket: join(dir, 'redis-meta', 'redis.sock'),
     cacheDir: join(dir, 'cache'),
     logsDir: join(dir, 'logs'),
     runDir: join(dir, 'run'),
@@ -131,12 +146,34 @@ export function nodePaths(name: string): NodePaths {
     agentWrapper: join(agentDir, 'bin', 'dfs-ebpf-agent'),
     sudoersFile: join(SUDOERS_DIR, `dfs-ebpf-${name}`),
     mountpoint: join(MOUNT_ROOT, name),
+    // '-' never occurs in a node name, so this cannot be another node's mountpoint.
+    unixMountpoint: join(MOUNT_ROOT, `${name}-unix`),
+    unixCacheDir: join(dir, 'cache-unix'),
   };
 }
 
-export const pidFile = (p: NodePaths, service: ServiceName): string => join(p.runDir, `${service}.pid`);
-export const logFile = (p: NodePaths, service: ServiceName): string => join(p.logsDir, `${service}.log`);
 export type ServiceName = 'sshd' | 'redis-meta' | 'redis-object' | 'juicefs';
+const isRedis = (s: ServiceName): s is 'redis-meta' | 'redis-object' => s === 'redis-meta' || s === 'redis-object';
+const redisDirOf = (p: NodePaths, s: 'redis-meta' | 'redis-object'): string =>
+  s === 'redis-meta' ? p.redisMetaDir : p.redisObjectDir;
+
+/** Redis runs unprivileged, so its pid file and log live in its own directory (0700, owned by the Redis user). */
+export const pidFile = (p: NodePaths, service: ServiceName): string =>
+  isRedis(service) ? join(redisDirOf(p, service), 'redis.pid') : join(p.runDir, `${service}.pid`);
+export const logFile = (p: NodePaths, service: ServiceName): string =>
+  isRedis(service) ? join(redisDirOf(p, service), 'redis.log') : join(p.logsDir, `${service}.log`);
+/** Output of the command that starts a service (root-owned), where a failure before its own log opens shows up. */
+export const launchLogFile = (p: NodePaths, service: ServiceName): string => join(p.logsDir, `${service}.launch.log`);
+
+/**
+ * The FUSE connection id of a node mount, written when it is mounted: `node down` must be able
+ * to abort that connection even after the mount has been detached (see fuse.ts).
+ */
+export const fuseRecordFile = (p: NodePaths, which: 'juicefs' | 'juicefs-unix'): string =>
+  join(p.runDir, `${which}.fuse`);
+
+/** The meta URL of the second, bench-only mount: the same database over the Unix socket. */
+export const unixMetaUrl = (p: NodePaths): string => `unix://${p.redisMetaSocket}?db=${META_DB}`;
 
 export interface NodeAddresses {
   index: number;

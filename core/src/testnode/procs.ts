@@ -16,6 +16,16 @@ import { logTail, readIfExists, run, type NodeCtx, waitUntil } from './sys';
 
 /** $1 = cgroup.procs, $2 = output log, rest = the service argv. */
 const CGROUP_WRAPPER = 'echo $$ > "$1" || exit 125; log=$2; shift 2; exec "$@" </dev/null >>"$log" 2>&1';
+/** The same, keeping stdin: a service that reads its configuration (with a secret) from it. */
+const CGROUP_WRAPPER_STDIN = 'echo $$ > "$1" || exit 125; log=$2; shift 2; exec "$@" >>"$log" 2>&1';
+
+export interface StartOptions {
+  timeoutMs?: number;
+  /** Written to the service's stdin (then closed); else stdin is /dev/null. */
+  stdin?: string;
+  /** The service's environment (secrets go here, never in argv); default ours. */
+  env?: NodeJS.ProcessEnv;
+}
 
 /** argv that runs `argv` in the node's network namespace only (mount namespace stays the host's). */
 export function inNetns(p: NodePaths, argv: readonly string[]): [string, string[]] {
@@ -33,18 +43,23 @@ export async function startInNode(
   what: string,
   argv: readonly string[],
   outLog: string,
-  timeoutMs = 60_000,
+  opts: StartOptions = {},
 ): Promise<void> {
   const [file, args] = inNetns(p, [
     BIN.sh,
     '-c',
-    CGROUP_WRAPPER,
+    opts.stdin === undefined ? CGROUP_WRAPPER : CGROUP_WRAPPER_STDIN,
     'sh',
     join(cgroupDir, 'cgroup.procs'),
     outLog,
     ...argv,
   ]);
-  const res = await run(ctx, file, args, { timeoutMs, allowFailure: true });
+  const res = await run(ctx, file, args, {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    allowFailure: true,
+    ...(opts.stdin !== undefined ? { input: opts.stdin } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   if (res.code !== 0) {
     const tail = logTail(outLog) || res.stderr.trim().slice(0, 300);
     throw new DfsError(

@@ -1,22 +1,27 @@
 /**
- * The node's data services, all inside its netns and cgroup: Redis as the JuiceFS metadata
- * engine (127.0.0.1:6379, db 1) and as the object store (127.0.0.1:6380, db 0), and the JuiceFS
- * daemon mounted at /mnt/dfs-ebpf/<name> (visible on the host, because only the network
- * namespace is switched). Owns start (only what is missing or unhealthy), health checks,
- * formatting, and unmounting. Redis keeps no data on disk: a restarted node is re-formatted.
+ * The node's JuiceFS mount at /mnt/dfs-ebpf/<name>, served from its netns and cgroup (visible
+ * on the host, because only the network namespace is switched). Owns formatting the volume
+ * (metadata in the node's Redis db 1, chunks in its object-store Redis), mounting, health
+ * checks, the mount's owner and mode, and unmounting. Redis passwords reach JuiceFS only
+ * through its environment (META_PASSWORD for the metadata engine; SECRET_KEY at format time
+ * for the object store, which JuiceFS then keeps in the volume's settings): never argv.
+ *
+ * The mount is the node user's: root directory owned by dfs-<name>, mode 0750, so other
+ * nodes' users (any non-root user but the node's own) can neither write nor read it, even
+ * though JuiceFS mounts with allow_other. Root still does everything.
  */
 
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import { cgroupPids, inNodeCgroup, unescapeMountField } from './cgroup';
 import type { JuicefsBinary } from './juicefsBinary';
-import { findJuicefsBinary } from './juicefsBinary';
 import type { ComponentCheck } from './netns';
+import { recordFuseConnection, unmountFuse } from './fuse';
 import {
-  BIN,
   BUCKET_URL,
+  fuseRecordFile,
   logFile,
   META_URL,
   type NodePaths,
@@ -24,81 +29,14 @@ import {
   REDIS_META_PORT,
   REDIS_OBJECT_PORT,
 } from './paths';
-import { inNetns, isAlive, ownPid, placementOf, processName, startInNode, stopPids } from './procs';
+import { inNetns, isAlive, processName, startInNode, stopPids } from './procs';
+import { redisCli } from './redis';
+import { passwdEntry } from './sshd';
 import { ensureDir, isRoot, logTail, mkdirs, run, type NodeCtx, waitUntil, writeIfChanged } from './sys';
 
-export type RedisRole = 'redis-meta' | 'redis-object';
-
-const redisPort = (role: RedisRole): number => (role === 'redis-meta' ? REDIS_META_PORT : REDIS_OBJECT_PORT);
-const redisDir = (p: NodePaths, role: RedisRole): string => (role === 'redis-meta' ? p.redisMetaDir : p.redisObjectDir);
-
-// ---------------------------------------------------------------------------------------------
-// Redis
-
-async function redisCli(
-  ctx: NodeCtx,
-  p: NodePaths,
-  port: number,
-  args: readonly string[],
-): Promise<string | undefined> {
-  const [file, argv] = inNetns(p, [BIN.redisCli, '-h', '127.0.0.1', '-p', String(port), ...args]);
-  const res = await run(ctx, file, argv, { allowFailure: true, timeoutMs: 10_000 });
-  return res.code === 0 ? res.stdout.trim() : undefined;
-}
-
-export async function redisStatus(ctx: NodeCtx, p: NodePaths, role: RedisRole): Promise<ComponentCheck> {
-  const placed = placementOf(p, pidFile(p, role), /^redis-server/);
-  const port = redisPort(role);
-  if (!placed.ok) return { ok: false, detail: placed.detail };
-  if (!isRoot()) return { ok: true, detail: `${placed.detail} on 127.0.0.1:${port} (PING needs root)` };
-  const pong = await redisCli(ctx, p, port, ['ping']);
-  if (pong !== 'PONG') return { ok: false, detail: `${placed.detail}, but 127.0.0.1:${port} does not answer PING` };
-  return { ok: true, detail: `${placed.detail}, PONG on 127.0.0.1:${port}` };
-}
-
-/** Starts the instance unless it is healthy; true when it started one (empty: Redis keeps nothing on disk). */
-export async function ensureRedis(ctx: NodeCtx, p: NodePaths, cgroupDir: string, role: RedisRole): Promise<boolean> {
-  if ((await redisStatus(ctx, p, role)).ok) return false;
-  await stopPids(ctx, ownPid(placementOf(p, pidFile(p, role), /^redis-server/)));
-  const port = redisPort(role);
-  const dir = redisDir(p, role);
-  ensureDir(dir, 0o700);
-  const log = logFile(p, role);
-  ctx.progress(`starting ${role === 'redis-meta' ? 'the Redis metadata engine' : 'the Redis object store'}`);
-  // the argv mirrors `redis-server --bind 127.0.0.1 --port P --save '' --appendonly no --daemonize yes ...`
-  await startInNode(
-    ctx,
-    p,
-    cgroupDir,
-    `redis (${role})`,
-    [
-      BIN.redisServer,
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'yes',
-      '--pidfile',
-      pidFile(p, role),
-      '--logfile',
-      log,
-      '--dir',
-      dir,
-    ],
-    log,
-  );
-  const ok = await waitUntil(10_000, async () => (await redisStatus(ctx, p, role)).ok, 100);
-  if (!ok)
-    throw new DfsError(
-      ErrorCode.Internal,
-      `redis (${role}) did not answer PING on 127.0.0.1:${port}: ${logTail(log)}; see ${log}`,
-    );
-  return true;
+/** The environment JuiceFS needs for the node's Redis (root-only readable in /proc/PID/environ). */
+export function juicefsEnv(password: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, META_PASSWORD: password, ...extra };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,22 +83,23 @@ export interface MountCheck extends ComponentCheck {
   pid?: number;
 }
 
-export async function juicefsStatus(p: NodePaths): Promise<MountCheck> {
-  const fstype = mountedFstype(p.mountpoint);
-  if (fstype === undefined) return { ok: false, detail: `${p.mountpoint} is not mounted` };
-  if (fstype !== 'fuse.juicefs') return { ok: false, detail: `${p.mountpoint} holds a ${fstype} mount, not JuiceFS` };
+/** Health of a JuiceFS mount of the node (its own by default; bench's second one when asked). */
+export async function juicefsStatus(p: NodePaths, mountpoint = p.mountpoint, metaUrl = META_URL): Promise<MountCheck> {
+  const fstype = mountedFstype(mountpoint);
+  if (fstype === undefined) return { ok: false, detail: `${mountpoint} is not mounted` };
+  if (fstype !== 'fuse.juicefs') return { ok: false, detail: `${mountpoint} holds a ${fstype} mount, not JuiceFS` };
   // .config is readable by root only.
-  if (!isRoot()) return { ok: true, detail: `JuiceFS at ${p.mountpoint} (daemon check needs root)` };
-  const cfg = await readMountConfig(p.mountpoint);
-  if (!cfg) return { ok: false, detail: `${p.mountpoint} is mounted but its daemon does not answer (stale mount)` };
+  if (!isRoot()) return { ok: true, detail: `JuiceFS at ${mountpoint} (daemon check needs root)` };
+  const cfg = await readMountConfig(mountpoint);
+  if (!cfg) return { ok: false, detail: `${mountpoint} is mounted but its daemon does not answer (stale mount)` };
   if (!isAlive(cfg.pid) || !inNodeCgroup(cfg.pid, p.name)) {
-    return { ok: false, detail: `${p.mountpoint} is served by pid ${cfg.pid}, which is not in the node cgroup` };
+    return { ok: false, detail: `${mountpoint} is served by pid ${cfg.pid}, which is not in the node cgroup` };
   }
   return {
     ok: true,
     version: cfg.version,
     pid: cfg.pid,
-    detail: `JuiceFS ${cfg.version} at ${p.mountpoint}, pid ${cfg.pid}, meta ${META_URL}`,
+    detail: `JuiceFS ${cfg.version} at ${mountpoint}, pid ${cfg.pid}, meta ${metaUrl}`,
   };
 }
 
@@ -175,10 +114,16 @@ function volumeName(statusJson: string): string | undefined {
 }
 
 /** Formats the volume unless it is; `reset` first empties both Redis databases (data was lost). */
-async function ensureFormatted(ctx: NodeCtx, p: NodePaths, bin: string, reset: boolean): Promise<void> {
+async function ensureFormatted(
+  ctx: NodeCtx,
+  p: NodePaths,
+  bin: string,
+  reset: boolean,
+  password: string,
+): Promise<void> {
   if (!reset) {
     const [file, argv] = inNetns(p, [bin, 'status', META_URL]);
-    const res = await run(ctx, file, argv, { allowFailure: true, timeoutMs: 60_000 });
+    const res = await run(ctx, file, argv, { allowFailure: true, timeoutMs: 60_000, env: juicefsEnv(password) });
     if (res.code === 0) {
       const volume = volumeName(res.stdout);
       if (volume === p.name) return;
@@ -199,7 +144,7 @@ async function ensureFormatted(ctx: NodeCtx, p: NodePaths, bin: string, reset: b
     [REDIS_OBJECT_PORT, '0'],
   ];
   for (const [port, db] of reset ? clear : clear.slice(1)) {
-    if ((await redisCli(ctx, p, port, ['-n', db, 'flushdb'])) !== 'OK') {
+    if ((await redisCli(ctx, p, port, password, ['-n', db, 'flushdb'])) !== 'OK') {
       throw new DfsError(
         ErrorCode.Internal,
         `cannot clear Redis db ${db} on 127.0.0.1:${port} in node ${p.name}; run node down and up`,
@@ -207,7 +152,44 @@ async function ensureFormatted(ctx: NodeCtx, p: NodePaths, bin: string, reset: b
     }
   }
   const [file, argv] = inNetns(p, [bin, 'format', '--storage', 'redis', '--bucket', BUCKET_URL, META_URL, p.name]);
-  await run(ctx, file, argv, { timeoutMs: 120_000 });
+  // SECRET_KEY is the object store's password for the redis storage; format keeps it in the volume settings.
+  await run(ctx, file, argv, { timeoutMs: 120_000, env: juicefsEnv(password, { SECRET_KEY: password }) });
+}
+
+/** The JuiceFS options every mount of a node uses (the node's own and bench's second one). */
+export function juicefsMountArgs(
+  bin: string,
+  cacheDir: string,
+  log: string,
+  metaUrl: string,
+  mountpoint: string,
+): string[] {
+  return [
+    bin,
+    'mount',
+    '-d',
+    '--cache-dir',
+    cacheDir,
+    // No local block cache: every read and write crosses the object-store connection, the
+    // path the bypass accelerates and the tests verify byte for byte.
+    '--cache-size',
+    '0',
+    '--log',
+    log,
+    '--no-usage-report',
+    metaUrl,
+    mountpoint,
+  ];
+}
+
+/** Root directory of the volume: owned by the node user, 0750 (see the header). */
+function ensureMountOwner(ctx: NodeCtx, p: NodePaths): void {
+  const user = passwdEntry(p.user);
+  if (!user) throw new DfsError(ErrorCode.Internal, `user ${p.user} is missing; run node down and up`);
+  const st = statSync(p.mountpoint);
+  if (st.uid !== user.uid || st.gid !== user.gid) chownSync(p.mountpoint, user.uid, user.gid);
+  if ((st.mode & 0o7777) !== 0o750) chmodSync(p.mountpoint, 0o750);
+  ctx.log.debug(`${p.mountpoint} belongs to ${p.user}, mode 0750`);
 }
 
 /**
@@ -221,12 +203,15 @@ export async function ensureJuicefs(
   cgroupDir: string,
   bin: JuicefsBinary,
   dataLost: boolean,
+  password: string,
 ): Promise<string> {
   const before = await juicefsStatus(p);
   if (before.ok && !dataLost) {
     // JuiceFS's supervisor may have restarted its mount process since: keep the pid file true.
     if (before.pid !== undefined)
       writeIfChanged(pidFile(p, 'juicefs'), `${before.pid}\n`, { mode: 0o644, uid: 0, gid: 0 });
+    recordFuseConnection(fuseRecordFile(p, 'juicefs'), p.mountpoint);
+    ensureMountOwner(ctx, p);
     return before.version || bin.version;
   }
   const fstype = mountedFstype(p.mountpoint);
@@ -240,53 +225,36 @@ export async function ensureJuicefs(
     ctx,
     cgroupPids(cgroupDir).filter((pid) => /^juicefs/.test(processName(pid))),
   );
-  await ensureFormatted(ctx, p, bin.path, dataLost);
+  await ensureFormatted(ctx, p, bin.path, dataLost, password);
   mkdirs(p.mountpoint, 0o755);
   ensureDir(p.cacheDir, 0o700);
   ctx.progress('mounting JuiceFS');
   const log = logFile(p, 'juicefs');
-  const argv = [
-    bin.path,
-    'mount',
-    '-d',
-    '--cache-dir',
-    p.cacheDir,
-    // No local block cache: every read and write crosses the object-store connection, the
-    // path the bypass accelerates and the tests verify byte for byte.
-    '--cache-size',
-    '0',
-    '--log',
-    log,
-    '--no-usage-report',
-    META_URL,
-    p.mountpoint,
-  ];
-  await startInNode(ctx, p, cgroupDir, 'juicefs mount', argv, log, 120_000);
+  const argv = juicefsMountArgs(bin.path, p.cacheDir, log, META_URL, p.mountpoint);
+  await startInNode(ctx, p, cgroupDir, 'juicefs mount', argv, log, {
+    timeoutMs: 120_000,
+    env: juicefsEnv(password),
+  });
   let last: MountCheck = before;
   const ok = await waitUntil(30_000, async () => (last = await juicefsStatus(p)).ok, 200);
   if (!ok)
     throw new DfsError(ErrorCode.Internal, `JuiceFS did not mount (${last.detail}): ${logTail(log)}; see ${log}`);
   if (last.pid !== undefined) writeIfChanged(pidFile(p, 'juicefs'), `${last.pid}\n`, { mode: 0o644, uid: 0, gid: 0 });
+  recordFuseConnection(fuseRecordFile(p, 'juicefs'), p.mountpoint);
+  ensureMountOwner(ctx, p);
   return last.version || bin.version;
 }
 
-/** `juicefs umount`, then `umount -l` if it is still mounted. Quiet when nothing is mounted. */
+/** Unmounts the node's JuiceFS (bounded, see fuse.ts); quiet when nothing is mounted. */
 export async function unmountJuicefs(ctx: NodeCtx, p: NodePaths): Promise<void> {
   if (mountedFstype(p.mountpoint) === undefined) return;
   ctx.progress('unmounting JuiceFS');
-  const bin = findJuicefsBinary();
-  if (bin && mountedFstype(p.mountpoint) === 'fuse.juicefs') {
-    const res = await run(ctx, bin, ['umount', p.mountpoint], { allowFailure: true, timeoutMs: 60_000 });
-    if (res.code !== 0)
-      ctx.log.warn(`juicefs umount ${p.mountpoint} failed: ${res.stderr.trim().split('\n').pop() ?? ''}; detaching it`);
-  }
-  for (let i = 0; i < 5 && mountedFstype(p.mountpoint) !== undefined; i++) {
-    await run(ctx, BIN.umount, ['-l', p.mountpoint], { timeoutMs: 30_000 });
-  }
-  if (mountedFstype(p.mountpoint) !== undefined) {
+  try {
+    await unmountFuse(ctx, p.mountpoint);
+  } catch (e) {
     throw new DfsError(
       ErrorCode.Internal,
-      `${p.mountpoint} is still mounted; unmount it with \`umount -l ${p.mountpoint}\` and retry`,
+      `${e instanceof Error ? e.message : String(e)}; unmount it with \`umount -l ${p.mountpoint}\` and retry`,
     );
   }
 }

@@ -27,17 +27,27 @@ import { ensureDir, logTail, mkdirs, run, type NodeCtx, waitUntil, writeIfChange
 // ---------------------------------------------------------------------------------------------
 // The node user
 
-interface PasswdEntry {
+export interface PasswdEntry {
   name: string;
   uid: number;
+  gid: number;
+  comment: string;
   home: string;
   shell: string;
 }
 
-function passwdEntry(user: string): PasswdEntry | undefined {
+export function passwdEntry(user: string): PasswdEntry | undefined {
   for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
     const f = line.split(':');
-    if (f[0] === user && f.length >= 7) return { name: user, uid: Number(f[2]), home: f[5] ?? '', shell: f[6] ?? '' };
+    if (f[0] === user && f.length >= 7)
+      return {
+        name: user,
+        uid: Number(f[2]),
+        gid: Number(f[3]),
+        comment: f[4] ?? '',
+        home: f[5] ?? '',
+        shell: f[6] ?? '',
+      };
   }
   return undefined;
 }

@@ -12,7 +12,7 @@ import { DfsError } from '../errors';
 import { hostAddresses } from './netns';
 import { addressesFor, LOCK_FILE, MAX_NODES, type NodePaths, SERVER_NODES_DIR } from './paths';
 import { isAlive } from './procs';
-import { type NodeCtx, writeIfChanged } from './sys';
+import { type NodeCtx, sleep, writeIfChanged } from './sys';
 
 export interface ServerState {
   name: string;
@@ -82,9 +82,24 @@ export function otherNodes(name: string): string[] {
   return readdirSync(SERVER_NODES_DIR).filter((n) => n !== name);
 }
 
-/** Runs `fn` while holding the machine-wide local-node lock. */
-export async function withNodeLock<T>(ctx: NodeCtx, fn: () => Promise<T>): Promise<T> {
-  acquire(ctx);
+/**
+ * Runs `fn` while holding the machine-wide local-node lock. Another operation holding it
+ * (another node coming up or going down) is waited for, up to `waitMs`.
+ */
+export async function withNodeLock<T>(ctx: NodeCtx, fn: () => Promise<T>, waitMs = 300_000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  for (;;) {
+    try {
+      acquire(ctx);
+      break;
+    } catch (e) {
+      if (!(e instanceof DfsError && e.code === ErrorCode.Conflict) || Date.now() >= deadline) throw e;
+      if (!told) ctx.progress(`waiting for another local node operation: ${e.message}`);
+      told = true;
+      await sleep(250);
+    }
+  }
   try {
     return await fn();
   } finally {

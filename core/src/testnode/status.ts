@@ -1,6 +1,7 @@
 /**
  * `node status`: one component check per part of a local node (netns, cgroup, sshd, both
- * Redis instances, the JuiceFS mount, the agent), each with a sentence a user can act on.
+ * Redis instances (each running as the node's Redis user and answering with the node's
+ * password), the JuiceFS mount, the agent), each with a sentence a user can act on.
  * Read-only; works without root, with the checks that need root (Redis PING) marked as skipped.
  */
 
@@ -10,7 +11,8 @@ import { agentStatus } from './agentInstall';
 import { cgroupPids, nodeCgroupDir } from './cgroup';
 import { type ComponentCheck, networkStatus } from './netns';
 import { addressesFor, type NodeAddresses, type NodePaths } from './paths';
-import { juicefsStatus, redisStatus } from './services';
+import { redisStatus } from './redis';
+import { juicefsStatus } from './services';
 import { sshdStatus } from './sshd';
 import { readServerState } from './state';
 import type { NodeCtx } from './sys';

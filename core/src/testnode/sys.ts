@@ -119,6 +119,14 @@ export function ensureDir(path: string, mode: number): void {
   if (st.uid !== 0 || st.gid !== 0) chownSync(path, 0, 0);
 }
 
+/** Ensures a directory exists with exactly `mode` and owner (a service that runs unprivileged writes there). */
+export function ensureOwnedDir(path: string, mode: number, owner: { uid: number; gid: number }): void {
+  mkdirs(path, mode, owner);
+  const st = statSync(path);
+  if ((st.mode & 0o7777) !== mode) chmodSync(path, mode);
+  if (st.uid !== owner.uid || st.gid !== owner.gid) chownSync(path, owner.uid, owner.gid);
+}
+
 export function removeTree(ctx: NodeCtx, path: string): void {
   if (!existsSync(path)) return;
   ctx.log.debug(`removing ${path}`);
