@@ -82,9 +82,16 @@ export function otherNodes(name: string): string[] {
   return readdirSync(SERVER_NODES_DIR).filter((n) => n !== name);
 }
 
-/** Runs `fn` while holding the machine-wide local-node lock. */
+/** How long a node operation waits for another one (e.g. a second `node up`) to finish. */
+const LOCK_WAIT_MS = 10 * 60_000;
+
+/**
+ * Runs `fn` while holding the machine-wide local-node lock. A live holder is waited for
+ * (with progress, up to LOCK_WAIT_MS), so concurrent `node up`s of different nodes queue
+ * instead of failing; a dead holder's lock is taken over.
+ */
 export async function withNodeLock<T>(ctx: NodeCtx, fn: () => Promise<T>): Promise<T> {
-  acquire(ctx);
+  await acquire(ctx);
   try {
     return await fn();
   } finally {
@@ -92,8 +99,10 @@ export async function withNodeLock<T>(ctx: NodeCtx, fn: () => Promise<T>): Promi
   }
 }
 
-function acquire(ctx: NodeCtx): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
+async function acquire(ctx: NodeCtx): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let waitingFor = 0;
+  for (;;) {
     try {
       const fd = openSync(LOCK_FILE, 'wx', 0o644);
       writeSync(fd, `${process.pid}\n`);
@@ -104,13 +113,22 @@ function acquire(ctx: NodeCtx): void {
     }
     const owner = Number((existsSync(LOCK_FILE) ? readFileSync(LOCK_FILE, 'utf8') : '').trim());
     if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-      throw new DfsError(
-        ErrorCode.Conflict,
-        `another local node operation is running (pid ${owner}); wait for it to finish and retry`,
-      );
+      if (Date.now() > deadline) {
+        throw new DfsError(
+          ErrorCode.Conflict,
+          `another local node operation (pid ${owner}) has held ${LOCK_FILE} for over ${LOCK_WAIT_MS / 60_000} minutes; retry when it is done`,
+        );
+      }
+      if (owner !== waitingFor) ctx.progress(`waiting for another local node operation (pid ${owner}) to finish`);
+      waitingFor = owner;
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
     }
+    // An empty file is a holder between create and write: give it a moment before taking over.
+    if (!owner) await new Promise((r) => setTimeout(r, 200));
+    const again = Number((existsSync(LOCK_FILE) ? readFileSync(LOCK_FILE, 'utf8') : '').trim());
+    if (again !== owner) continue;
     ctx.log.warn(`taking over stale lock ${LOCK_FILE} (owner ${owner || 'unknown'} is gone)`);
     if (existsSync(LOCK_FILE)) unlinkSync(LOCK_FILE);
   }
-  throw new DfsError(ErrorCode.Conflict, `cannot take ${LOCK_FILE}; remove it if no dfs-ebpf node command is running`);
 }
