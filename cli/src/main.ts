@@ -20,6 +20,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   name: { value: true },
   node: { value: true },
   object: { value: true },
+  mount: { value: true },
   extra: { value: true, repeat: true },
   hold: {},
   duration: { value: true },
@@ -31,7 +32,7 @@ const OPTIONS: Record<string, OptionSpec> = {
 
 const USAGE = `usage: dfs-ebpf <command> [options]
   node up|down|status [--name NAME]     the local JuiceFS test node
-  attach bypass [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
+  attach bypass [--mount PATH] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
   detach bypass                          remove a pinned bypass
   status                                 node, agent, kernel features and bypass counters
   build [FILE.bpf.c ...] [--include DIR]...   compile for the node's kernel; writes compile_commands.json

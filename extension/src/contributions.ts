@@ -4,6 +4,8 @@
  * the manifest and the code cannot drift apart.
  */
 
+import type { Uri } from 'vscode';
+
 export const Commands = {
   connect: 'dfsEbpf.connect',
   disconnect: 'dfsEbpf.disconnect',
@@ -17,6 +19,24 @@ export const Commands = {
   openVerifierLog: 'dfsEbpf.openVerifierLog',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+/**
+ * Each command's arguments as callers hand them over: none from the palette, a source file
+ * (and a program name) from a CodeLens, an editor title or an explorer menu. Commands are
+ * registered through commands/registry.ts, which checks these at run time.
+ */
+export interface CommandArgs {
+  [Commands.connect]: [];
+  [Commands.disconnect]: [];
+  [Commands.attachBypass]: [];
+  [Commands.detachBypass]: [];
+  [Commands.showLog]: [];
+  [Commands.showBypass]: [];
+  [Commands.build]: [];
+  [Commands.verify]: [source?: Uri];
+  [Commands.showVerifierLog]: [source?: Uri, program?: string];
+  [Commands.openVerifierLog]: [file?: Uri];
+}
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
 export const CommandTitles: Record<CommandId, string> = {
@@ -42,6 +62,7 @@ export interface Settings {
   agentCommand: string;
   statusRefreshSeconds: number;
   'bypass.extraEndpoints': string[];
+  'bypass.mount': string;
   'verify.onSave': boolean;
   'build.includeDirs': string[];
 }
@@ -54,6 +75,7 @@ export const SettingKeys: (keyof Settings)[] = [
   'agentCommand',
   'statusRefreshSeconds',
   'bypass.extraEndpoints',
+  'bypass.mount',
   'verify.onSave',
   'build.includeDirs',
 ];

@@ -1,45 +1,49 @@
 /**
- * Ctx: the one owner of the extension's lifetime. It holds the log channel, the status bar,
- * the session with the connected node and the status poller, and disposes all of them.
- * Commands are thin factories over it (commands/*.ts); no module keeps mutable state.
+ * Ctx: the one owner of the extension's lifetime. It holds the log channel, the session with
+ * the connected node and every disposable the features push, and disposes all of them.
+ * Feature state lives in its own model (bypass/model.ts) that follows the connection through
+ * onDidChangeConnection; commands are thin factories over Ctx and the models (commands/*.ts).
  */
 
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { BypassStatusRequest, ErrorCode, errorCodeName, type BypassStatus } from '@dfs/protocol';
+import { ErrorCode, errorCodeName } from '@dfs/protocol';
 import { connectNode } from '@dfs/core/agent/connect';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { DfsError, describeError } from '@dfs/core/errors';
+import type { BypassModel } from './bypass/model';
 import { ContextKeys } from './contributions';
 import { readSettings } from './settings';
-import { BypassStatusBar } from './statusBar';
+import type { BypassStatusBar } from './statusBar';
 import type { VerifierService } from './verifier/service';
 
 /** What the extension exports from activate(), for its own extension tests. */
 export interface ExtensionApi {
   readonly ctx: Ctx;
   readonly verifier: VerifierService;
+  readonly bypass: BypassModel;
+  readonly statusBar: BypassStatusBar;
 }
+
+/** The connection as the status bar and the models see it. */
+export type ConnectionState =
+  | { kind: 'disconnected'; /** true when the node went away, not the user */ lost: boolean }
+  | { kind: 'connecting'; label: string }
+  | { kind: 'connected'; session: NodeSession };
 
 export class Ctx implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
-  readonly statusBar: BypassStatusBar;
   private session: NodeSession | null = null;
   private connecting: Promise<NodeSession> | null = null;
-  private lastBypass: BypassStatus | null = null;
-  private poller: NodeJS.Timeout | undefined;
-  private polling = false;
   private readonly disposables: vscode.Disposable[] = [];
-  /** The last failure a command reported (what the user saw), for tests and diagnostics. */
-  lastError: string | undefined;
-  private readonly changed = new vscode.EventEmitter<void>();
-  /** Fires when the connection or the bypass state changes (status bar, panel). */
-  readonly onDidChange = this.changed.event;
+  private readonly connectionChanged = new vscode.EventEmitter<ConnectionState>();
+  /** Fires on every connection change (connecting, connected, disconnected). */
+  readonly onDidChangeConnection = this.connectionChanged.event;
+  private state: ConnectionState = { kind: 'disconnected', lost: false };
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('DFS eBPF', { log: true });
-    this.statusBar = new BypassStatusBar();
-    this.disposables.push(this.log, this.statusBar, this.changed);
+    this.disposables.push(this.log, this.connectionChanged);
   }
 
   /** Directory of the agent bundle shipped inside the extension. */
@@ -51,8 +55,13 @@ export class Ctx implements vscode.Disposable {
     return this.session && !this.session.isClosed ? this.session : null;
   }
 
-  get bypass(): BypassStatus | null {
-    return this.lastBypass;
+  get connection(): ConnectionState {
+    return this.state;
+  }
+
+  private setState(state: ConnectionState): void {
+    this.state = state;
+    this.connectionChanged.fire(state);
   }
 
   push(d: vscode.Disposable): void {
@@ -70,7 +79,7 @@ export class Ctx implements vscode.Disposable {
   private async connect(): Promise<NodeSession> {
     const s = readSettings();
     const label = s.node || 'local test node dfsnode0';
-    this.statusBar.render({ kind: 'busy', text: `connecting to ${label}` });
+    this.setState({ kind: 'connecting', label });
     try {
       const session = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `DFS eBPF: ${label}`, cancellable: false },
@@ -92,11 +101,10 @@ export class Ctx implements vscode.Disposable {
       session.onClose((why) => this.onSessionClosed(session, why));
       await this.setContext(ContextKeys.connected, true);
       this.log.info(`connected to ${session.target.label}; kernel ${session.info.kernel.release}`);
-      await this.refresh();
-      this.startPolling();
+      this.setState({ kind: 'connected', session });
       return session;
     } catch (err) {
-      this.statusBar.render({ kind: 'disconnected' });
+      this.setState({ kind: 'disconnected', lost: false });
       throw err;
     }
   }
@@ -117,18 +125,14 @@ export class Ctx implements vscode.Disposable {
 
   private onSessionClosed(session: NodeSession, why: string): void {
     if (this.session !== session) return;
-    const wasAttached = this.lastBypass?.attached === true;
     this.session = null;
-    this.lastBypass = null;
-    this.stopPolling();
-    this.statusBar.render({ kind: 'disconnected' });
-    this.changed.fire();
+    const lost = !why.includes('closed by client');
     void this.setContext(ContextKeys.connected, false);
-    void this.setContext(ContextKeys.bypassAttached, false);
-    if (why.includes('closed by client')) return;
+    this.setState({ kind: 'disconnected', lost });
+    if (!lost) return;
     this.log.warn(`connection to ${session.target.label} lost: ${why}`);
     void vscode.window.showWarningMessage(
-      `DFS eBPF: lost the connection to ${session.target.label} (${why}).${wasAttached ? ' The bypass was released with it.' : ''}`,
+      `DFS eBPF: lost the connection to ${session.target.label} (${why}). Whatever it held on the node was released with it.`,
     );
   }
 
@@ -140,46 +144,12 @@ export class Ctx implements vscode.Disposable {
     return true;
   }
 
-  /** Record a new bypass status and show it. */
-  async showBypass(status: BypassStatus): Promise<void> {
-    this.lastBypass = status;
-    const s = this.connected;
-    if (s) this.statusBar.render({ kind: 'connected', node: s.target.label, bypass: status });
-    this.changed.fire();
-    await this.setContext(ContextKeys.bypassAttached, status.attached);
-  }
-
-  async refresh(): Promise<void> {
-    const s = this.connected;
-    if (!s) return;
-    await this.showBypass(await s.request(BypassStatusRequest, {}));
-  }
-
-  private startPolling(): void {
-    this.stopPolling();
-    const ms = Math.max(250, readSettings().statusRefreshSeconds * 1000);
-    this.poller = setInterval(() => {
-      if (this.polling) return;
-      this.polling = true;
-      this.refresh()
-        .catch((err: unknown) => this.log.debug(`status poll failed: ${describeError(err)}`))
-        .finally(() => (this.polling = false));
-    }, ms);
-  }
-
-  private stopPolling(): void {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
-  }
-
   private async setContext(key: string, value: boolean): Promise<void> {
     await vscode.commands.executeCommand('setContext', key, value);
   }
 
   /** Show a failure as one sentence with its code, log the detail, offer the log. */
   reportError(what: string, err: unknown): void {
-    this.lastError = `${what}: ${describeError(err)}`;
-    this.changed.fire();
     const code = err instanceof DfsError ? ` [${errorCodeName(err.code)}]` : '';
     this.log.error(`${what}: ${describeError(err)}${code}`);
     if (err instanceof DfsError && err.detail) this.log.error(err.detail);
@@ -195,7 +165,6 @@ export class Ctx implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.stopPolling();
     this.session?.close();
     this.session = null;
     for (const d of this.disposables.splice(0).reverse()) d.dispose();

@@ -1,15 +1,15 @@
 /**
  * Extension entry point: activate() only wires. It builds the Ctx (which owns every
- * lifetime), registers the command factories and returns the API the extension tests use.
+ * lifetime), the feature models and views, registers the command factories with their typed
+ * arguments, and returns the API the extension tests use.
  */
 
 import * as vscode from 'vscode';
+import { describeError } from '@dfs/core/errors';
+import { BypassModel } from './bypass/model';
 import { attachBypassCommand, detachBypassCommand } from './commands/bypass';
 import { connectCommand, disconnectCommand, showLogCommand } from './commands/node';
-import { Commands } from './contributions';
-import { Ctx, type ExtensionApi } from './ctx';
-import { readSettings } from './settings';
-import { BypassPanel } from './webview/bypassPanel';
+import { registerCommands } from './commands/registry';
 import {
   buildCommand,
   openVerifierLogCommand,
@@ -17,34 +17,46 @@ import {
   verifyCommand,
   verifyOnSave,
 } from './commands/verify';
+import { Commands } from './contributions';
+import { Ctx, type ExtensionApi } from './ctx';
+import { readSettings } from './settings';
+import { BypassStatusBar } from './statusBar';
 import { BudgetCodeLens } from './verifier/codeLens';
 import { VerifierService } from './verifier/service';
 import { registerTasks } from './verifier/task';
-import { describeError } from '@dfs/core/errors';
+import { bypassPanelCommand } from './webview/bypassPanel';
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const ctx = new Ctx(context);
   context.subscriptions.push(ctx);
+  const bypass = new BypassModel(ctx);
   const verifier = new VerifierService(ctx);
   const budget = new BudgetCodeLens(verifier);
+  ctx.push(bypass);
+  const statusBar = new BypassStatusBar(ctx, bypass);
+  ctx.push(statusBar);
   ctx.push(verifier);
   ctx.push(budget);
   ctx.push(vscode.languages.registerCodeLensProvider({ pattern: '**/*.bpf.c' }, budget));
   ctx.push(registerTasks(ctx, verifier));
   ctx.push(verifyOnSave(ctx, verifier));
 
-  const register = (id: string, fn: (...args: unknown[]) => unknown): void =>
-    ctx.push(vscode.commands.registerCommand(id, fn));
-  register(Commands.connect, connectCommand(ctx));
-  register(Commands.disconnect, disconnectCommand(ctx));
-  register(Commands.attachBypass, attachBypassCommand(ctx, verifier));
-  register(Commands.detachBypass, detachBypassCommand(ctx));
-  register(Commands.showLog, showLogCommand(ctx));
-  register(Commands.showBypass, () => BypassPanel.show(ctx));
-  register(Commands.build, buildCommand(ctx, verifier));
-  register(Commands.verify, verifyCommand(ctx, verifier));
-  register(Commands.showVerifierLog, showVerifierLogCommand(ctx, verifier));
-  register(Commands.openVerifierLog, openVerifierLogCommand(ctx));
+  for (const d of registerCommands(
+    {
+      [Commands.connect]: connectCommand(ctx),
+      [Commands.disconnect]: disconnectCommand(ctx),
+      [Commands.attachBypass]: attachBypassCommand(ctx, bypass, verifier),
+      [Commands.detachBypass]: detachBypassCommand(ctx, bypass),
+      [Commands.showLog]: showLogCommand(ctx),
+      [Commands.showBypass]: bypassPanelCommand(ctx, bypass),
+      [Commands.build]: buildCommand(ctx, verifier),
+      [Commands.verify]: verifyCommand(ctx, verifier),
+      [Commands.showVerifierLog]: showVerifierLogCommand(ctx, verifier),
+      [Commands.openVerifierLog]: openVerifierLogCommand(ctx),
+    },
+    ctx.log,
+  ))
+    ctx.push(d);
 
   const { version } = context.extension.packageJSON as { version: string };
   ctx.log.info(`DFS eBPF ${version} activated`);
@@ -52,7 +64,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx, verifier };
+  return { ctx, verifier, bypass, statusBar };
 }
 
 export function deactivate(): void {

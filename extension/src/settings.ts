@@ -13,6 +13,7 @@ export function readSettings(): Settings {
     agentCommand: c.get<string>('agentCommand', ''),
     statusRefreshSeconds: c.get<number>('statusRefreshSeconds', 1),
     'bypass.extraEndpoints': c.get<string[]>('bypass.extraEndpoints', []),
+    'bypass.mount': c.get<string>('bypass.mount', ''),
     'verify.onSave': c.get<boolean>('verify.onSave', true),
     'build.includeDirs': c.get<string[]>('build.includeDirs', []),
   };

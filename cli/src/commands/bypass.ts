@@ -112,7 +112,7 @@ function waitForStop(durationS: number | undefined, session: NodeSession): Promi
 export async function attachCommand(p: Parsed, io: Io): Promise<number> {
   if (p.positionals[1] !== 'bypass')
     throw new UsageError(
-      'usage: dfs-ebpf attach bypass [--node NODE] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]] [--json]',
+      'usage: dfs-ebpf attach bypass [--node NODE] [--mount PATH] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]] [--json]',
     );
   const hold = p.flags.has('hold');
   const duration = numberValue(p, 'duration', 0.1, 7 * 86400);
@@ -124,6 +124,8 @@ export async function attachCommand(p: Parsed, io: Io): Promise<number> {
       extraEndpoints: parseEndpoints(p.values.get('extra') ?? [], '--extra'),
       pin: !hold,
     };
+    const mount = value(p, 'mount');
+    if (mount !== undefined) params.mountpoint = mount;
     const status = await session.request(BypassAttachRequest, params);
     if (io.json)
       printJson({

@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { BypassAttachRequest, BypassDetachRequest, type BypassAttachParams } from '@dfs/protocol';
+import { ErrorCode, type BypassAttachParams } from '@dfs/protocol';
 import type { NodeSession } from '@dfs/core/agent/session';
+import type { BypassModel } from '../bypass/model';
+import { chooseMount, forgetMount } from '../bypass/mount';
 import type { Ctx } from '../ctx';
 import type { VerifierService } from '../verifier/service';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
@@ -45,36 +47,45 @@ async function buildWorkspaceBypass(
   return { object: readFileSync(built.object).toString('base64'), objectName: 'bypass.bpf.o' };
 }
 
-export function attachBypassCommand(ctx: Ctx, verifier: VerifierService): () => Promise<void> {
+export function attachBypassCommand(ctx: Ctx, model: BypassModel, verifier: VerifierService): () => Promise<void> {
   return async () => {
     try {
       const settings = readSettings();
       const extraEndpoints = parseEndpoints(settings['bypass.extraEndpoints'], 'setting dfsEbpf.bypass.extraEndpoints');
       const session = await ctx.ensureConnected();
+      const mountpoint = await chooseMount(ctx.extension, session);
+      if (mountpoint === null) return; // the user closed the quick pick
       const status = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'DFS eBPF: attaching the bypass' },
         async (progress) => {
-          const params: BypassAttachParams = { extraEndpoints };
+          const params: BypassAttachParams = { extraEndpoints, ...(mountpoint ? { mountpoint } : {}) };
           const source = await workspaceBypassSource();
           if (source) {
             progress.report({ message: `building ${vscode.workspace.asRelativePath(source)}` });
             Object.assign(params, await buildWorkspaceBypass(verifier, session, source));
           }
           progress.report({ message: `loading and attaching on ${session.target.label}` });
-          return session.request(BypassAttachRequest, params);
+          return model.attach(session, params);
         },
       );
-      await ctx.showBypass(status);
       const eps = status.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ');
-      ctx.log.info(`bypass attached on ${session.target.label}: cgroup ${status.cgroup}, endpoints ${eps}`);
-      void vscode.window.showInformationMessage(`DFS eBPF: bypass attached on ${session.target.label} for ${eps}.`);
+      ctx.log.info(
+        `bypass attached on ${session.target.label} for ${status.mountpoint}: cgroup ${status.cgroup}, endpoints ${eps}`,
+      );
+      void vscode.window.showInformationMessage(
+        `DFS eBPF: bypass attached on ${session.target.label} (${status.mountpoint}) for ${eps}.`,
+      );
     } catch (err) {
+      if (ctx.isCode(err, ErrorCode.JuiceFsNotFound)) {
+        const s = ctx.connected;
+        if (s) await forgetMount(ctx.extension, s.target.label);
+      }
       ctx.reportError('cannot attach the bypass', err);
     }
   };
 }
 
-export function detachBypassCommand(ctx: Ctx): () => Promise<void> {
+export function detachBypassCommand(ctx: Ctx, model: BypassModel): () => Promise<void> {
   return async () => {
     const session = ctx.connected;
     if (!session) {
@@ -82,9 +93,8 @@ export function detachBypassCommand(ctx: Ctx): () => Promise<void> {
       return;
     }
     try {
-      const final = await session.request(BypassDetachRequest, {});
-      const before = ctx.bypass;
-      await ctx.showBypass(final);
+      const before = model.status;
+      const final = await model.detach(session);
       const c = final.counters;
       const msg = before?.attached
         ? `bypass detached after ${c.redirected_msgs} redirected messages (${c.redirected_bytes} bytes).`

@@ -32,23 +32,22 @@ suite('DFS eBPF in VS Code', () => {
   });
 
   test('"Connect to test node" connects over SSH and the status bar shows the node', async () => {
-    const { ctx } = await api();
+    const { ctx, statusBar } = await api();
     await vscode.commands.executeCommand(Commands.connect);
     const s = ctx.connected;
     assert.ok(s, 'connected');
     assert.equal(s.target.localNode, nodeName());
     assert.ok(s.info.juicefs.length === 1, 'the agent sees the node JuiceFS mount');
-    await until(() => /bypass off/.test(ctx.statusBar.text), 10_000, 'status bar "bypass off"');
+    await until(() => /bypass off/.test(statusBar.text), 10_000, 'status bar "bypass off"');
   });
 
   test('"Attach bypass" builds the workspace bypass, attaches it, and the status bar counts traffic', async () => {
-    const { ctx } = await api();
-    ctx.lastError = undefined;
+    const { bypass, statusBar } = await api();
     await vscode.commands.executeCommand(Commands.attachBypass);
-    assert.equal(ctx.bypass?.attached, true, `attached (last error: ${ctx.lastError})`);
-    assert.equal(ctx.bypass?.owner, 'this-connection');
-    assert.ok(ctx.bypass?.endpoints.some((e) => e.port === 6379 && e.source === 'meta'));
-    await until(() => /bypass on/.test(ctx.statusBar.text), 10_000, 'status bar "bypass on"');
+    assert.equal(bypass.status?.attached, true, `attached (last error: ${bypass.error})`);
+    assert.equal(bypass.status?.owner, 'this-connection');
+    assert.ok(bypass.status?.endpoints.some((e) => e.port === 6379 && e.source === 'meta'));
+    await until(() => /bypass on/.test(statusBar.text), 10_000, 'status bar "bypass on"');
 
     const node = readLocalNode(nodeName());
     assert.ok(node);
@@ -57,19 +56,23 @@ suite('DFS eBPF in VS Code', () => {
     writeFileSync(file, data);
     assert.ok(readFileSync(file).equals(data));
     rmSync(file);
-    await until(() => (ctx.bypass?.counters.redirected_bytes ?? 0) > 1 << 20, 15_000, 'redirected bytes in the status');
-    assert.match(ctx.statusBar.text, /bypass on · [\d.]+k? msgs · [\d.]+ (KiB|MiB|GiB)/);
+    await until(
+      () => (bypass.status?.counters.redirected_bytes ?? 0) > 1 << 20,
+      15_000,
+      'redirected bytes in the status',
+    );
+    assert.match(statusBar.text, /bypass on · [\d.]+k? msgs · [\d.]+ (KiB|MiB|GiB)/);
   });
 
   test('"Detach bypass" turns it off', async () => {
-    const { ctx } = await api();
+    const { bypass, statusBar } = await api();
     await vscode.commands.executeCommand(Commands.detachBypass);
-    assert.equal(ctx.bypass?.attached, false);
-    await until(() => /bypass off/.test(ctx.statusBar.text), 10_000, 'status bar "bypass off"');
+    assert.equal(bypass.status?.attached, false);
+    await until(() => /bypass off/.test(statusBar.text), 10_000, 'status bar "bypass off"');
   });
 
   test('a compile error in the workspace bypass lands in Problems on its line, and nothing attaches', async () => {
-    const { ctx } = await api();
+    const { bypass } = await api();
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder);
     // This test edits the workspace: it must be the scratch copy made by run.ts, never the repo.
@@ -82,7 +85,7 @@ suite('DFS eBPF in VS Code', () => {
     writeFileSync(source.fsPath, lines.join('\n'));
     try {
       await vscode.commands.executeCommand(Commands.attachBypass);
-      assert.equal(ctx.bypass?.attached, false, 'not attached');
+      assert.equal(bypass.status?.attached, false, 'not attached');
       const diags = vscode.languages.getDiagnostics(source);
       const err = diags.find((d) => d.severity === vscode.DiagnosticSeverity.Error);
       assert.ok(err, 'an error diagnostic');
@@ -94,7 +97,7 @@ suite('DFS eBPF in VS Code', () => {
   });
 
   test('a wrong host key is refused with HostKeyMismatch and no session', async () => {
-    const { ctx } = await api();
+    const { ctx, statusBar } = await api();
     await vscode.commands.executeCommand(Commands.disconnect);
     const node = readLocalNode(nodeName());
     assert.ok(node);
@@ -109,7 +112,7 @@ suite('DFS eBPF in VS Code', () => {
       // The extension bundles its own copy of DfsError, so compare codes, not classes.
       await assert.rejects(ctx.ensureConnected(), (e: unknown) => (e as DfsError).code === ErrorCode.HostKeyMismatch);
       assert.equal(ctx.connected, null);
-      assert.match(ctx.statusBar.text, /no node/);
+      assert.match(statusBar.text, /no node/);
     } finally {
       await cfg.update('knownHostsFile', undefined, vscode.ConfigurationTarget.Global);
       rmSync(wrong, { force: true });
