@@ -248,9 +248,17 @@ for (const v of halfMade) {
       await session.request(BypassDetachRequest, {});
     } finally {
       session.close();
+      removePinsByHand(); // so that a failure here does not spoil the next test
       await clean(join(node.mountpoint, 'it-halfmade'));
     }
   });
+}
+
+/** What `node down` does: remove the node's pins and description, without the agent. */
+function removePinsByHand(): void {
+  const { dir, meta } = pinPlaces();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(meta, { force: true });
 }
 
 function existsSyncSafe(path: string): boolean {
@@ -266,6 +274,7 @@ test(
   'concurrent attaches from three agents, 16 rounds (held and pinned): exactly one wins, the others get Conflict',
   { timeout: 300_000 },
   async (t) => {
+    removePinsByHand();
     const sessions = await Promise.all([0, 1, 2].map(() => openSession(NAME)));
     const failures: string[] = [];
     try {
