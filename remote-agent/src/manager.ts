@@ -162,8 +162,8 @@ export class Manager {
       const objectName = params.objectName ?? 'bypass.bpf.o';
       const elf = params.object !== undefined ? Buffer.from(params.object, 'base64') : this.bundledObject();
       const cgroup = mount.cgroup;
-      // From the check to the last pin, no other agent of the node may attach (item: two
-      // bypasses on one cgroup) or take our unfinished pins for dead ones.
+      // From the check to the last pin, no other agent of the node may attach (which would put
+      // two bypasses on one cgroup) or take our unfinished pins for dead ones.
       return withNodeLock('attach', async () => {
         await this.releaseDeadPins(cgroup, opId);
         const other = this.foreignBypass(mount);
@@ -253,8 +253,10 @@ export class Manager {
       try {
         sweepOrphans(this.addon, this.log);
         const cgroups = discoverJuiceFs().flatMap((m) => (m.cgroup ? [m.cgroup] : []));
+        const dead = cgroups.filter((c) => inspectPinned(this.addon, c).kind === 'dead');
+        if (dead.length === 0) return; // the usual case: no lock, no flock(1) process
         await withNodeLock('the sweep at start', async () => {
-          for (const c of cgroups) await this.releaseDeadPins(c);
+          for (const c of dead) await this.releaseDeadPins(c); // re-inspects under the lock
         });
       } catch (err) {
         this.log.warn('sweep', `the sweep at start failed: ${(err as Error).message}`);
