@@ -15,7 +15,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BYPASS_META_ROOT, ErrorCode } from '@dfs/protocol';
 import { AgentError } from './errors';
 
@@ -61,11 +61,11 @@ function flockFd(fd: number, waitMs: number): Promise<boolean> {
 
 /**
  * Take the node lock, waiting up to `waitMs` (0: do not wait). Resolves null when another agent
- * holds it past the wait.
+ * holds it past the wait. `file` is for tests.
  */
-export async function tryLockNode(waitMs: number): Promise<NodeLock | null> {
-  mkdirSync(BYPASS_META_ROOT, { recursive: true, mode: 0o700 });
-  const fd = openSync(LOCK_FILE, 'a', 0o600); // O_CLOEXEC: no other child inherits it
+export async function tryLockNode(waitMs: number, file = LOCK_FILE): Promise<NodeLock | null> {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const fd = openSync(file, 'a', 0o600); // O_CLOEXEC: no other child inherits it
   let locked = false;
   try {
     locked = await flockFd(fd, waitMs);
