@@ -5,10 +5,22 @@
  * sock_ops (attached to the node's cgroup): when a TCP connection is established and one
  * of its ends is an endpoint selected by bypass_policy, and both ends are on this host,
  * the socket goes into bypass_sockhash.
- * sk_msg (attached to bypass_sockhash): every send on such a socket is redirected straight
- * into the peer socket's receive queue, skipping the TCP/IP stack. When the peer is not in
- * the map, the send falls back to normal TCP (SK_PASS), never dropped.
+ * sk_msg: every send on such a socket is redirected straight into the peer socket's receive
+ * queue, skipping the TCP/IP stack. When the peer is not in the map, the send falls back to
+ * normal TCP (SK_PASS), never dropped.
  * Redirected traffic is invisible to TCP counters, so this program counts it itself.
+ *
+ * Why two sk_msg programs (the ownership rule; see ARCHITECTURE.md, "the sockmap cycle"):
+ * every socket in bypass_sockhash holds its own reference to the sk_msg program attached to
+ * the map, so an attached program that used the sockhash would keep the sockhash, and with it
+ * its sockets and itself, alive after every fd and pin of its owner is gone. The attached
+ * program, bypass_skmsg, is therefore a stub that uses no map but bypass_jump: it tail-calls
+ * bypass_redirect, which holds the sockhash. The kernel empties a program array when the last
+ * fd or pin of it goes (map_release_uref), so when the owner dies bypass_redirect is freed,
+ * the sockhash loses its last reference and is freed with its sockets, and the stub goes with
+ * them. Until then a send whose tail call finds no program takes the normal TCP path.
+ * The agent fills slot 0 of bypass_jump after the load (a static initialiser would make
+ * libbpf refuse to load the stub alone, which is how verification loads each program).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -39,6 +51,18 @@ struct {
 	__type(value, struct bypass_stats);
 } bypass_stats SEC(".maps");
 
+/* Slot BYPASS_JUMP_REDIRECT holds bypass_redirect while the bypass has an owner. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} bypass_jump SEC(".maps");
+
+/* The counters of this CPU. Plain increments, no atomics: the slot is per CPU, and programs
+ * that update the same field do not interleave on one CPU (sk_msg runs in process context
+ * with migration disabled, sock_ops in softirq context; on a fully preemptible kernel a rare
+ * increment could be lost, which is acceptable for statistics). */
 static __always_inline struct bypass_stats *stats(void)
 {
 	__u32 zero = 0;
@@ -80,8 +104,15 @@ int bypass_sockops(struct bpf_sock_ops *skops)
 
 	local_port = skops->local_port;		     /* host order */
 	remote_port = bpf_ntohl(skops->remote_port); /* network order in the upper half */
-	if (!selected(skops->local_ip4, local_port) && !selected(skops->remote_ip4, remote_port))
+	/* Once per connection, not per message. The side that is usually the endpoint goes
+	 * first (the remote end of a connection we open, the local end of one we accept), so a
+	 * selected connection mostly costs one or two lookups. */
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (!selected(skops->remote_ip4, remote_port) && !selected(skops->local_ip4, local_port))
+			return 1;
+	} else if (!selected(skops->local_ip4, local_port) && !selected(skops->remote_ip4, remote_port)) {
 		return 1;
+	}
 
 	st = stats();
 	if (!st)
@@ -89,7 +120,7 @@ int bypass_sockops(struct bpf_sock_ops *skops)
 	if (!peer_is_local(skops->local_ip4, skops->remote_ip4)) {
 		/* A remote peer can never be redirected to; adding the socket would only make
 		 * every send pay for the sk_msg program. */
-		__sync_fetch_and_add(&st->sockets_skipped, 1);
+		st->sockets_skipped++;
 		return 1;
 	}
 
@@ -98,14 +129,17 @@ int bypass_sockops(struct bpf_sock_ops *skops)
 	key.sport = bpf_htonl(local_port);
 	key.dport = skops->remote_port;
 	if (bpf_sock_hash_update(skops, &bypass_sockhash, &key, BPF_NOEXIST) == 0)
-		__sync_fetch_and_add(&st->sockets_added, 1);
+		st->sockets_added++;
 	else
-		__sync_fetch_and_add(&st->errors, 1);
+		st->errors++;
 	return 1;
 }
 
+/* Tail-called from bypass_skmsg for every send on a socket of bypass_sockhash. Per message:
+ * the key from four context fields, one sockhash lookup inside the redirect helper, one
+ * (inlined) per-CPU array lookup and two or three plain adds. */
 SEC("sk_msg")
-int bypass_skmsg(struct sk_msg_md *msg)
+int bypass_redirect(struct sk_msg_md *msg)
 {
 	struct bypass_sock_key peer = {
 		.sip = msg->remote_ip4,
@@ -114,18 +148,27 @@ int bypass_skmsg(struct sk_msg_md *msg)
 		.dport = bpf_htonl(msg->local_port),
 	};
 	__u64 len = msg->size;
+	long verdict = bpf_msg_redirect_hash(msg, &bypass_sockhash, &peer, BPF_F_INGRESS);
 	struct bypass_stats *st = stats();
 
-	if (bpf_msg_redirect_hash(msg, &bypass_sockhash, &peer, BPF_F_INGRESS) == SK_PASS) {
-		if (st) {
-			__sync_fetch_and_add(&st->redirected_msgs, 1);
-			__sync_fetch_and_add(&st->redirected_bytes, len);
+	if (st) {
+		if (verdict == SK_PASS) {
+			st->redirected_msgs++;
+			st->redirected_bytes += len;
+		} else {
+			st->misses++;
 		}
-	} else if (st) {
-		__sync_fetch_and_add(&st->misses, 1);
 	}
 	/* SK_PASS after a failed redirect lets the send take the normal TCP path. */
 	return SK_PASS;
+}
+
+/* Attached to bypass_sockhash; uses no map but bypass_jump (see the top of this file). */
+SEC("sk_msg")
+int bypass_skmsg(struct sk_msg_md *msg)
+{
+	bpf_tail_call(msg, &bypass_jump, BYPASS_JUMP_REDIRECT);
+	return SK_PASS; /* no owner any more: normal TCP */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -26,6 +26,9 @@ struct bypass_endpoint {
 
 #define BYPASS_POLICY_SELECTED 1u
 
+/* Slot of bypass_jump (a program array) that the agent fills with bypass_redirect. */
+#define BYPASS_JUMP_REDIRECT 0u
+
 /* Value of bypass_policy. */
 struct bypass_policy {
 	__u32 flags;

@@ -34,11 +34,26 @@ export function bypassPinName(cgroupInode: number): string {
   return `bypass-${cgroupInode}`;
 }
 
-/** Names of the programs and maps the agent looks up in a bypass object. */
+/**
+ * Names of the programs and maps the agent looks up in a bypass object (ours in
+ * bpf/bypass.bpf.c, or a workspace's own build of it). The structure is part of the
+ * ownership model: the sk_msg program attached to the sockhash (`skmsgProgram`) must be a stub
+ * that uses no sockhash and only tail-calls `redirectProgram` through the program array
+ * `jumpMap`, so that the kernel frees everything when the owner dies (ARCHITECTURE.md, "the
+ * sockmap cycle"). The agent refuses an object without them (BadObject).
+ */
 export const BYPASS_OBJECT = {
   sockopsProgram: 'bypass_sockops',
+  /** The stub attached to the sockhash. */
   skmsgProgram: 'bypass_skmsg',
+  /** The real redirect, reached only through `jumpMap`. */
+  redirectProgram: 'bypass_redirect',
+  /** BPF_MAP_TYPE_PROG_ARRAY; the agent puts `redirectProgram` in slot BYPASS_JUMP_REDIRECT. */
+  jumpMap: 'bypass_jump',
   sockhashMap: 'bypass_sockhash',
   policyMap: 'bypass_policy',
   statsMap: 'bypass_stats',
 } as const;
+
+/** Slot of the program array `bypass_jump` that holds the redirect program (bpf/bypass.h). */
+export const BYPASS_JUMP_REDIRECT = 0;

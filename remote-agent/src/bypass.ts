@@ -2,11 +2,15 @@
  * One attached socket bypass: the loaded object of bpf/bypass.bpf.c (or the user's build of
  * it), its sk_msg link on the sockhash and its sock_ops link on the JuiceFS cgroup, the
  * policy it was given, and its counters. Everything is fd-owned by this process: detach()
- * or process exit releases it all in the kernel.
+ * or process exit releases it all in the kernel. That holds for the sockhash too only because
+ * of the object's structure (BYPASS_OBJECT): the attached sk_msg program is a stub that
+ * reaches the redirect through a program array, which the kernel empties when this process's
+ * last fd of it closes; loadAndAttach() refuses objects without that structure.
  */
 
 import { join } from 'node:path';
 import {
+  BYPASS_JUMP_REDIRECT,
   BYPASS_OBJECT,
   BYPASS_STATS_SIZE,
   ErrorCode,
@@ -19,7 +23,7 @@ import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
 import { adoptExisting } from './adopt';
-import { SOCKHASH_PIN, STATS_PIN } from './pins';
+import { PIN_ORDER } from './pins';
 import { clearSockhash } from './sweep';
 import { policyKey, policyValue } from './policy';
 import { readCounters, zeroCounters } from './stats';
@@ -53,17 +57,30 @@ export function detachedStatus(): BypassStatus {
 /** How often a held bypass looks for pre-existing connections that became idle enough to adopt. */
 const ADOPT_INTERVAL_MS = 1000;
 
-function requireProgram(progs: ProgramInfo[], name: string, type: string): void {
+/** Why the stub structure exists, for objects written before it. */
+const STRUCTURE_HINT = `a bypass attaches a stub ${BYPASS_OBJECT.skmsgProgram} that tail-calls ${BYPASS_OBJECT.redirectProgram} through the program array ${BYPASS_OBJECT.jumpMap}, so that it cannot outlive its owner; see bpf/bypass.bpf.c`;
+
+function requireProgram(progs: ProgramInfo[], name: string, type: string, hint = ''): void {
   const p = progs.find((x) => x.name === name);
-  if (!p) throw new AgentError(ErrorCode.BadObject, `the object has no program named ${name} (a ${type} program)`);
+  if (!p) {
+    throw new AgentError(
+      ErrorCode.BadObject,
+      `the object has no program named ${name} (a ${type} program)${hint ? `: ${hint}` : ''}`,
+    );
+  }
   if (p.type !== type) {
     throw new AgentError(ErrorCode.BadObject, `program ${name} is of type ${p.type}, expected ${type}`);
   }
 }
 
-function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: number): void {
+function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: number, hint = ''): void {
   const m = maps.find((x) => x.name === name);
-  if (!m) throw new AgentError(ErrorCode.BadObject, `the object has no map named ${name} (a ${type} map)`);
+  if (!m) {
+    throw new AgentError(
+      ErrorCode.BadObject,
+      `the object has no map named ${name} (a ${type} map)${hint ? `: ${hint}` : ''}`,
+    );
+  }
   if (m.type !== type) throw new AgentError(ErrorCode.BadObject, `map ${name} is a ${m.type}, expected ${type}`);
   if (valueSize !== undefined && m.valueSize !== valueSize) {
     throw new AgentError(
@@ -116,10 +133,12 @@ export class BypassSession {
     const progs = obj.programs();
     requireProgram(progs, BYPASS_OBJECT.sockopsProgram, 'sock_ops');
     requireProgram(progs, BYPASS_OBJECT.skmsgProgram, 'sk_msg');
+    requireProgram(progs, BYPASS_OBJECT.redirectProgram, 'sk_msg', STRUCTURE_HINT);
     const maps = obj.maps();
     requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
     requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', 8);
     requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', BYPASS_STATS_SIZE);
+    requireMap(maps, BYPASS_OBJECT.jumpMap, 'prog_array', undefined, STRUCTURE_HINT);
 
     const res = obj.load();
     if (res.errno !== 0) {
@@ -141,7 +160,17 @@ export class BypassSession {
       );
     }
     log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
+    this.requireStubStructure();
     this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
+    const slot = Buffer.alloc(4);
+    slot.writeUInt32LE(BYPASS_JUMP_REDIRECT);
+    const redirectFd = Buffer.alloc(4);
+    redirectFd.writeUInt32LE(obj.programFd(BYPASS_OBJECT.redirectProgram));
+    try {
+      this.addon.mapUpdate(obj.mapFd(BYPASS_OBJECT.jumpMap), slot, redirectFd, 0);
+    } catch (err) {
+      throw fromNative(err, `putting ${BYPASS_OBJECT.redirectProgram} into ${BYPASS_OBJECT.jumpMap}`);
+    }
 
     const policyFd = obj.mapFd(BYPASS_OBJECT.policyMap);
     for (const ep of target.endpoints) this.addon.mapUpdate(policyFd, policyKey(ep), policyValue(), 0);
@@ -169,10 +198,28 @@ export class BypassSession {
         type: 'sock_ops',
         linkId: this.links[1]?.id || null,
       },
+      // Not attached: reached from the stub through bypass_jump.
+      { id: idOf(BYPASS_OBJECT.redirectProgram), name: BYPASS_OBJECT.redirectProgram, type: 'sk_msg', linkId: null },
     ];
     this.adoptNow(log, opId);
     this.adoptTimer = setInterval(() => this.adoptNow(log), ADOPT_INTERVAL_MS);
     this.adoptTimer.unref();
+  }
+
+  /**
+   * The attached stub must not use the sockhash, or each socket's reference to the stub would
+   * keep the sockhash alive after its owner (the cycle this structure exists to break).
+   */
+  private requireStubStructure(): void {
+    const { addon, obj } = this;
+    const stub = obj.programs().find((p) => p.name === BYPASS_OBJECT.skmsgProgram);
+    const sockhash = obj.maps().find((m) => m.name === BYPASS_OBJECT.sockhashMap);
+    if (stub && sockhash && (addon.progMapIds(stub.id) ?? []).includes(sockhash.id)) {
+      throw new AgentError(
+        ErrorCode.BadObject,
+        `program ${BYPASS_OBJECT.skmsgProgram} uses ${BYPASS_OBJECT.sockhashMap}; it must only tail-call ${BYPASS_OBJECT.redirectProgram} through ${BYPASS_OBJECT.jumpMap} (see bpf/bypass.bpf.c), else the bypass would outlive its owner`,
+      );
+    }
   }
 
   /** Hand connections that predate the attach to the bypass (see adopt.ts). */
@@ -219,23 +266,28 @@ export class BypassSession {
   }
 
   /**
-   * Pin the attachment in `dir` (bpffs) so it outlives this process, then let go of it:
-   * afterwards this session owns nothing and the pins are the only owner.
+   * Pin the attachment in `dir` (bpffs) in PIN_ORDER so it outlives this process, then let go
+   * of it: afterwards this session owns nothing and the pins are the only owner.
    */
   pinAndRelease(dir: string): BypassStatus {
     const [skmsg, sockops] = this.links;
     if (!skmsg || !sockops) throw new AgentError(ErrorCode.Internal, 'cannot pin a bypass that is not attached');
     const { addon, obj } = this;
-    if (skmsg.id > 0) addon.pinFd(skmsg.fd, join(dir, 'link_sk_msg'));
-    // The sockhash: it holds a legacy attachment, and removal must empty it (see sweep.ts).
-    addon.pinFd(obj.mapFd(BYPASS_OBJECT.sockhashMap), join(dir, SOCKHASH_PIN));
-    addon.pinFd(sockops.fd, join(dir, 'link_sock_ops'));
-    addon.pinFd(obj.mapFd(BYPASS_OBJECT.policyMap), join(dir, 'map_policy'));
-    addon.pinFd(this.statsFd, join(dir, STATS_PIN)); // last: its presence marks a complete pin set
+    const pin = (fd: number, name: string): void => addon.pinFd(fd, join(dir, name));
+    pin(obj.mapFd(BYPASS_OBJECT.sockhashMap), PIN_ORDER.sockhash); // also holds a legacy sk_msg attachment
+    if (skmsg.id > 0) pin(skmsg.fd, PIN_ORDER.skmsgLink);
+    pin(obj.mapFd(BYPASS_OBJECT.jumpMap), PIN_ORDER.jump); // else the kernel empties it when we close it
+    pin(sockops.fd, PIN_ORDER.sockopsLink);
+    pin(obj.mapFd(BYPASS_OBJECT.policyMap), PIN_ORDER.policy);
+    pin(this.statsFd, PIN_ORDER.stats);
     const status: BypassStatus = { ...this.status(), owner: 'pinned' };
     clearInterval(this.adoptTimer);
     for (const l of this.links.splice(0)) {
-      l.disconnect();
+      // A kernel link stays attached while its pin holds it: closing our fd is enough, and
+      // disconnecting first would leave that fd open in this process (libbpf then skips the
+      // close), keeping the link attached after `detach bypass` removed the pins. A legacy
+      // attachment has no fd of its own; disconnected, destroy() does not detach it.
+      if (l.id === 0) l.disconnect();
       l.destroy();
     }
     obj.close();
@@ -248,7 +300,8 @@ export class BypassSession {
     if (this.closed) return zeroCounters();
     clearInterval(this.adoptTimer);
     const last = this.counters();
-    // Sockets in the map keep the sk_msg program alive (sweep.ts): empty it first.
+    // The kernel would free the sockhash once our fds close (the stub structure), but emptying
+    // it first stops every redirect before detach returns.
     clearSockhash(this.addon, this.obj.mapFd(BYPASS_OBJECT.sockhashMap));
     this.destroyLinks();
     this.obj.close();

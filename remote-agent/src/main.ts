@@ -41,6 +41,8 @@ function main(argv: string[]): void {
 
   const log = new AgentLog();
   const manager = new Manager(loadAddon(), log, __dirname);
+  // What an agent killed with its wrapper left (the wrapper's --sweep never ran); mutations wait for it.
+  void manager.sweepAtStart();
   let exiting = false;
   const shutdown = (why: string, code: number): void => {
     if (exiting) return;

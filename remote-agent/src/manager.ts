@@ -1,8 +1,10 @@
 /**
  * The agent's state and the only place that changes it. Mutations (attach, detach) run one
- * at a time through a queue; reads may run any time. Every attachment is owned by this
- * agent process, which serves exactly one client connection: dispose() (on disconnect,
- * signal or crash) releases everything, and the kernel would release the fds anyway.
+ * at a time through a queue, and across the agents of the node under the node lock (lock.ts);
+ * reads may run any time. Every attachment is owned by this agent process, which serves
+ * exactly one client connection: dispose() (on disconnect, signal or crash) releases
+ * everything, and the kernel would release the fds anyway. Half-made pin sets (an agent died
+ * while pinning) are released by attach, detach and status alike, and by the sweep at start.
  */
 
 import { createHash } from 'node:crypto';
@@ -24,13 +26,15 @@ import {
   type VerifyResult,
 } from '@dfs/protocol';
 import { rmSync } from 'node:fs';
-import { BypassSession, detachedStatus } from './bypass';
+import { BypassSession, detachedStatus, type BypassTarget } from './bypass';
 import { AgentError, fromNative } from './errors';
 import { discoverJuiceFs, publicMount, type DiscoveredMount } from './juicefs';
 import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
 import type { AgentLog } from './log';
 import type { Addon } from './native';
-import { preparePinDir, readPinned, removePinned, writePinnedStatus } from './pins';
+import { detachedFromCgroup, inspectPinned, preparePinDir, readPinned, removePinned, writePinnedStatus } from './pins';
+import { tryLockNode, withNodeLock } from './lock';
+import { sweepOrphans } from './sweep';
 import { buildPolicy } from './policy';
 import { countersOfProgram } from './stats';
 import { installBundle } from './update';
@@ -148,15 +152,6 @@ export class Manager {
           `the JuiceFS daemon (pid ${mount.pid}) is not in a cgroup v2 hierarchy`,
         );
       }
-      const other = this.foreignBypass(mount);
-      if (other) {
-        throw new AgentError(
-          ErrorCode.Conflict,
-          other.owner === 'pinned'
-            ? `a pinned bypass is already attached to ${mount.cgroup}; remove it first (dfs-ebpf detach bypass)`
-            : `another connection already attached a bypass to ${mount.cgroup} (program id ${other.programs[0]?.id}); detach it there first`,
-        );
-      }
       const endpoints = await buildPolicy(mount.metaUrl, mount.bucketUrl, params.extraEndpoints ?? []);
       if (endpoints.length === 0) {
         throw new AgentError(
@@ -166,34 +161,105 @@ export class Manager {
       }
       const objectName = params.objectName ?? 'bypass.bpf.o';
       const elf = params.object !== undefined ? Buffer.from(params.object, 'base64') : this.bundledObject();
-      const pinDir = params.pin ? preparePinDir(mount.cgroup) : null;
-      let session: BypassSession;
-      try {
-        session = BypassSession.attach(
-          this.addon,
-          this.log,
-          { elf, objectName, mountpoint: mount.mountpoint, cgroup: mount.cgroup, endpoints },
+      const cgroup = mount.cgroup;
+      // From the check to the last pin, no other agent of the node may attach (which would put
+      // two bypasses on one cgroup) or take our unfinished pins for dead ones.
+      return withNodeLock('attach', async () => {
+        await this.releaseDeadPins(cgroup, opId);
+        const other = this.foreignBypass(mount);
+        if (other) {
+          throw new AgentError(
+            ErrorCode.Conflict,
+            other.owner === 'pinned'
+              ? `a pinned bypass is already attached to ${cgroup}; remove it first (dfs-ebpf detach bypass)`
+              : `another connection already attached a bypass to ${cgroup} (program id ${other.programs[0]?.id}); detach it there first`,
+          );
+        }
+        return this.attachLocked(
+          { elf, objectName, mountpoint: mount.mountpoint, cgroup, endpoints },
+          params.pin === true,
           opId,
         );
-      } catch (err) {
-        if (pinDir) rmSync(pinDir, { recursive: true, force: true });
-        throw err;
-      }
-      const what = `${mount.cgroup} for ${endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`;
-      if (!pinDir) {
-        this.bypass = session;
-        this.log.info('bypass', `attached to ${what}, owned by this connection`, opId);
-        return session.status();
-      }
+      });
+    });
+  }
+
+  /** Load, attach and maybe pin; the node lock is held. */
+  private attachLocked(target: BypassTarget, pin: boolean, opId: number): BypassStatus {
+    const pinDir = pin ? preparePinDir(target.cgroup) : null;
+    let session: BypassSession;
+    try {
+      session = BypassSession.attach(this.addon, this.log, target, opId);
+    } catch (err) {
+      if (pinDir) rmSync(pinDir, { recursive: true, force: true });
+      throw err;
+    }
+    const what = `${target.cgroup} for ${target.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`;
+    if (!pinDir) {
+      this.bypass = session;
+      this.log.info('bypass', `attached to ${what}, owned by this connection`, opId);
+      return session.status();
+    }
+    try {
+      const status = session.pinAndRelease(pinDir);
+      writePinnedStatus(target.cgroup, status);
+      this.log.info('bypass', `attached to ${what}, pinned at ${pinDir}`, opId);
+      return status;
+    } catch (err) {
+      session.detach();
+      removePinned(this.addon, target.cgroup);
+      throw fromNative(err, 'pinning the bypass');
+    }
+  }
+
+  /** Release a half-made pin set of this cgroup, if there is one; the node lock is held. */
+  private async releaseDeadPins(cgroup: string, opId?: number): Promise<void> {
+    const state = inspectPinned(this.addon, cgroup);
+    if (state.kind !== 'dead') return;
+    const { sockops } = removePinned(this.addon, cgroup);
+    this.log.warn('bypass', `released a half-made pinned bypass at ${state.dir} (${state.why})`, opId);
+    await this.awaitDetached(cgroup, sockops, opId);
+  }
+
+  /** After removing pins: wait until their sock_ops programs have left the cgroup (see pins.ts). */
+  private async awaitDetached(cgroup: string, sockops: number[], opId?: number): Promise<void> {
+    if (!(await detachedFromCgroup(this.addon, cgroup, sockops))) {
+      this.log.warn('bypass', `sock_ops program ${sockops.join(', ')} is still attached to ${cgroup} after 2 s`, opId);
+    }
+  }
+
+  /**
+   * For reads: release half-made pin sets of these cgroups when the node lock is free right
+   * now (else an attach is in progress, and its pins are not dead).
+   */
+  private async releaseDeadPinsIfIdle(cgroups: string[]): Promise<void> {
+    const dead = cgroups.filter((c) => inspectPinned(this.addon, c).kind === 'dead');
+    if (dead.length === 0) return;
+    const lock = await tryLockNode(0);
+    if (!lock) return;
+    try {
+      for (const c of dead) await this.releaseDeadPins(c);
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Run once at start, before any mutation: release what dead agents left (orphaned bypasses,
+   * half-made pin sets of this node's mounts).
+   */
+  sweepAtStart(): Promise<void> {
+    return this.serialize(async () => {
       try {
-        const status = session.pinAndRelease(pinDir);
-        writePinnedStatus(mount.cgroup, status);
-        this.log.info('bypass', `attached to ${what}, pinned at ${pinDir}`, opId);
-        return status;
+        sweepOrphans(this.addon, this.log);
+        const cgroups = discoverJuiceFs().flatMap((m) => (m.cgroup ? [m.cgroup] : []));
+        const dead = cgroups.filter((c) => inspectPinned(this.addon, c).kind === 'dead');
+        if (dead.length === 0) return; // the usual case: no lock, no flock(1) process
+        await withNodeLock('the sweep at start', async () => {
+          for (const c of dead) await this.releaseDeadPins(c); // re-inspects under the lock
+        });
       } catch (err) {
-        session.detach();
-        rmSync(pinDir, { recursive: true, force: true });
-        throw fromNative(err, 'pinning the bypass');
+        this.log.warn('sweep', `the sweep at start failed: ${(err as Error).message}`);
       }
     });
   }
@@ -217,32 +283,39 @@ export class Manager {
         this.log.info('bypass', `detached after ${last.redirected_msgs} redirected messages`, opId);
         return { ...detachedStatus(), counters: last };
       }
-      for (const mount of discoverJuiceFs()) {
-        const other = this.foreignBypass(mount);
-        if (!other) continue;
-        if (other.owner === 'other-connection') {
-          throw new AgentError(
-            ErrorCode.Conflict,
-            `the bypass on ${mount.mountpoint} belongs to another connection (e.g. VS Code or \`attach bypass --hold\`); detach it there or close that connection`,
+      return withNodeLock('detach', async () => {
+        for (const mount of discoverJuiceFs()) {
+          if (!mount.cgroup) continue;
+          await this.releaseDeadPins(mount.cgroup, opId);
+          const other = this.foreignBypass(mount);
+          if (!other) continue;
+          if (other.owner === 'other-connection') {
+            throw new AgentError(
+              ErrorCode.Conflict,
+              `the bypass on ${mount.mountpoint} belongs to another connection (e.g. VS Code or \`attach bypass --hold\`); detach it there or close that connection`,
+            );
+          }
+          const removed = removePinned(this.addon, mount.cgroup);
+          await this.awaitDetached(mount.cgroup, removed.sockops, opId);
+          const last = removed.last ?? other.counters;
+          this.log.info(
+            'bypass',
+            `removed the pinned bypass on ${mount.cgroup} after ${last.redirected_msgs} redirected messages`,
+            opId,
           );
+          return { ...detachedStatus(), counters: last };
         }
-        const last = removePinned(this.addon, mount.cgroup) ?? other.counters;
-        this.log.info(
-          'bypass',
-          `removed the pinned bypass on ${mount.cgroup} after ${last.redirected_msgs} redirected messages`,
-          opId,
-        );
-        return { ...detachedStatus(), counters: last };
-      }
-      return detachedStatus();
+        return detachedStatus();
+      });
     });
   }
 
   /** This connection's bypass, else whatever bypass the kernel holds on a mount of this node. */
-  bypassStatus(): BypassStatus {
+  async bypassStatus(): Promise<BypassStatus> {
     if (this.bypass) return this.bypass.status();
-    for (const mount of discoverJuiceFs()) {
-      if (!mount.cgroup) continue;
+    const mounts = discoverJuiceFs().filter((m) => m.cgroup);
+    await this.releaseDeadPinsIfIdle(mounts.map((m) => m.cgroup ?? ''));
+    for (const mount of mounts) {
       const other = this.foreignBypass(mount);
       if (other) return other;
     }

@@ -1,12 +1,17 @@
 /**
- * Releasing what the kernel cannot free by itself. A socket in the bypass sockhash holds a
- * reference to the sk_msg program, which holds the sockhash, which holds the socket: closing
- * every fd (detach, agent exit) does not break that cycle, so the program would keep
- * redirecting those long-lived JuiceFS connections with nobody owning it. The owner therefore
- * empties the sockhash before letting go (clearSockhash), and when an owner dies without
- * doing so (SIGKILL), the agent's wrapper runs `--sweep`: any bypass whose sockhash is no
- * longer used by a live sock_ops program (every held or pinned bypass has one, attached by a
- * link) is orphaned, and its sockhash is emptied, which frees program and map.
+ * Releasing what the kernel cannot free by itself. A socket in a sockhash holds a reference to
+ * the sk_msg program attached to the map; if that program used the sockhash, closing every fd
+ * (detach, agent exit) would not break the cycle, and the program would keep redirecting those
+ * long-lived JuiceFS connections with nobody owning it. Our bypass object is built so that the
+ * kernel breaks it by itself (bpf/bypass.bpf.c: the attached program is a stub that reaches
+ * the redirect through a program array, emptied when its owner's last fd or pin goes), and
+ * owners still empty the sockhash before letting go (clearSockhash) so redirects stop at once.
+ *
+ * sweepOrphans() is the fallback for bypasses without that structure (left by an older agent)
+ * and for the redirect program of a half-made pin set: any bypass sockhash that a redirecting
+ * program uses but no live sock_ops program does (every held or pinned bypass has one, loaded
+ * with it and attached by a link) is orphaned and emptied, which lets the kernel free it. The
+ * agent sweeps at every start, and its wrapper sweeps after an agent that died uncleanly.
  */
 
 import { BYPASS_OBJECT } from '@dfs/protocol';
@@ -45,18 +50,16 @@ function mapsNamed(addon: Addon, progId: number, name: string): number[] {
 
 /** Empty the sockhash of every orphaned bypass; returns the number of sockets released. */
 export function sweepOrphans(addon: Addon, log: AgentLog): number {
-  const byName = new Map<string, number[]>();
+  const sockops: number[] = [];
+  const redirecting: number[] = []; // the old attached program, and the tail-called one
   for (const id of addon.allProgIds()) {
     const name = addon.progNameById(id);
-    if (name === BYPASS_OBJECT.skmsgProgram || name === BYPASS_OBJECT.sockopsProgram) {
-      byName.set(name, [...(byName.get(name) ?? []), id]);
-    }
+    if (name === BYPASS_OBJECT.sockopsProgram) sockops.push(id);
+    else if (name === BYPASS_OBJECT.skmsgProgram || name === BYPASS_OBJECT.redirectProgram) redirecting.push(id);
   }
-  const live = new Set(
-    (byName.get(BYPASS_OBJECT.sockopsProgram) ?? []).flatMap((id) => mapsNamed(addon, id, BYPASS_OBJECT.sockhashMap)),
-  );
+  const live = new Set(sockops.flatMap((id) => mapsNamed(addon, id, BYPASS_OBJECT.sockhashMap)));
   let released = 0;
-  for (const prog of byName.get(BYPASS_OBJECT.skmsgProgram) ?? []) {
+  for (const prog of redirecting) {
     for (const mapId of mapsNamed(addon, prog, BYPASS_OBJECT.sockhashMap)) {
       if (live.has(mapId)) continue;
       let fd: number;
@@ -68,7 +71,9 @@ export function sweepOrphans(addon: Addon, log: AgentLog): number {
       try {
         const n = clearSockhash(addon, fd);
         released += n;
-        log.info('sweep', `released ${n} sockets of an orphaned bypass (sk_msg program ${prog}, sockhash ${mapId})`);
+        if (n > 0) {
+          log.info('sweep', `released ${n} sockets of an orphaned bypass (sk_msg program ${prog}, sockhash ${mapId})`);
+        }
       } finally {
         addon.closeFd(fd);
       }

@@ -1,8 +1,10 @@
 // The bypass end to end on a real local test node (real kernel, JuiceFS, Redis, sshd), through
 // the real path: SSH with host-key checking, `sudo -n agent --stdio`, JSON-RPC. Proves that
 // data of every size crosses the bypass byte-identical while its counters grow, that traffic
-// keeps flowing after detach, that a second connection cannot take a held bypass, and that the
-// CLI's pinned bypass outlives the CLI until `detach bypass`.
+// keeps flowing after detach, that a second connection cannot take a held bypass, that the
+// CLI's pinned bypass outlives the CLI until `detach bypass`, that a half-made pin set left by
+// an agent that died while pinning is released by attach, detach and status alike, and that
+// concurrent attaches from separate agents never give a cgroup two bypasses.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,8 +17,10 @@ import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { bpfLinks, bpfPrograms, waitFor } from '../support/kernel';
 import { clean, corruptFiles, dropCaches, openSession, upNode, writeRandomFiles } from '../support/node';
 import { repoRoot } from '../support/repo';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { BYPASS_META_ROOT, BYPASS_PIN_ROOT, bypassPinName, type BypassStatus } from '../../protocol/src';
+import { footprintOf, openLoggedSession, sockopsOnCgroup, stillLoaded } from '../support/bypassState';
 
 const NAME = 'dfsitbp';
 const MiB = 1 << 20;
@@ -165,3 +169,136 @@ test('the CLI pins the bypass: it outlives the CLI process until `detach bypass`
   assert.equal(again.bypass.attached, false);
   await clean(dir);
 });
+
+/** The pin directory and description of the node's bypass (protocol/src/bypass.ts). */
+function pinPlaces(): { dir: string; meta: string } {
+  const name = bypassPinName(statSync(node.cgroup).ino);
+  return { dir: join(BYPASS_PIN_ROOT, name), meta: join(BYPASS_META_ROOT, `${name}.json`) };
+}
+
+/**
+ * A pin set as an agent that died while pinning leaves it: a real pinned attach (with traffic,
+ * so the sockhash holds sockets), then the pins it would not have written yet removed (pins are
+ * written sockhash, sk_msg link, jump, sock_ops link, policy, stats, then the description).
+ */
+async function halfMadePins(remove: string[], removeDescription: boolean): Promise<BypassStatus> {
+  const maker = await openSession(NAME);
+  let st: BypassStatus;
+  try {
+    st = await maker.request(BypassAttachRequest, { pin: true });
+  } finally {
+    maker.close();
+  }
+  const files = await writeRandomFiles(join(node.mountpoint, 'it-halfmade'), [100, 5000, 70000]);
+  assert.deepEqual(await corruptFiles(files), []);
+  const { dir, meta } = pinPlaces();
+  for (const f of remove) rmSync(join(dir, f), { force: true });
+  if (removeDescription) rmSync(meta, { force: true });
+  return st;
+}
+
+const halfMade: { what: string; remove: string[]; description: boolean; then: 'attach' | 'detach' | 'status' }[] = [
+  {
+    what: 'died before pinning sock_ops',
+    remove: ['link_sock_ops', 'map_policy', 'stats'],
+    description: false,
+    then: 'attach',
+  },
+  { what: 'died before the stats pin', remove: ['stats'], description: false, then: 'detach' },
+  { what: 'died before writing the description', remove: [], description: false, then: 'status' },
+  {
+    what: 'pins whose programs are gone',
+    remove: ['link_sock_ops', 'link_sk_msg', 'map_jump', 'map_sockhash'],
+    description: true,
+    then: 'attach',
+  },
+];
+
+for (const v of halfMade) {
+  test(`a half-made pin set (${v.what}) is released by ${v.then}, which then works`, { timeout: 120_000 }, async () => {
+    const dead = await halfMadePins(v.remove, !v.description);
+    const footprint = footprintOf(dead);
+    const { session, logs } = await openLoggedSession(NAME);
+    try {
+      if (v.then === 'attach') {
+        const st = await session.request(BypassAttachRequest, { pin: true });
+        assert.equal(st.attached, true);
+        assert.equal(st.owner, 'pinned');
+        assert.deepEqual(sockopsOnCgroup(node.cgroup), ['bypass_sockops'], 'exactly our new sock_ops on the cgroup');
+        assert.equal((await session.request(BypassDetachRequest, {})).attached, false);
+      } else if (v.then === 'detach') {
+        assert.equal((await session.request(BypassDetachRequest, {})).attached, false);
+      } else {
+        assert.equal((await session.request(BypassStatusRequest, {})).attached, false);
+      }
+      assert.ok(
+        logs.some((e) => /released a half-made pinned bypass at .*bypass-\d+ \(/.test(e.msg)),
+        `a log line says what was released: ${JSON.stringify(logs.map((e) => e.msg))}`,
+      );
+      await waitFor(
+        () => stillLoaded(footprint).length === 0,
+        2000,
+        `the dead pin set's programs and maps to go (left: ${stillLoaded(footprint).join(', ')})`,
+      );
+      const { dir, meta } = pinPlaces();
+      assert.ok(!existsSyncSafe(dir) && !existsSyncSafe(meta), 'no pin directory or description is left');
+      assert.equal((await session.request(BypassStatusRequest, {})).attached, false);
+      const again = await session.request(BypassAttachRequest, {});
+      assert.equal(again.attached, true, 'attach works afterwards');
+      await session.request(BypassDetachRequest, {});
+    } finally {
+      session.close();
+      removePinsByHand(); // so that a failure here does not spoil the next test
+      await clean(join(node.mountpoint, 'it-halfmade'));
+    }
+  });
+}
+
+/** What `node down` does: remove the node's pins and description, without the agent. */
+function removePinsByHand(): void {
+  const { dir, meta } = pinPlaces();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(meta, { force: true });
+}
+
+function existsSyncSafe(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test(
+  'concurrent attaches from three agents, 16 rounds (held and pinned): exactly one wins, the others get Conflict',
+  { timeout: 300_000 },
+  async (t) => {
+    removePinsByHand();
+    const sessions = await Promise.all([0, 1, 2].map(() => openSession(NAME)));
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 16; round++) {
+        const pin = round % 2 === 1;
+        const results = await Promise.allSettled(sessions.map((s) => s.request(BypassAttachRequest, { pin })));
+        const attached = sockopsOnCgroup(node.cgroup);
+        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        // Clean up before judging, so that one bad round does not spoil the next.
+        for (const i of won) await sessions[i]?.request(BypassDetachRequest, {}).catch(() => undefined);
+        for (const s of sessions) await s.request(BypassDetachRequest, {}).catch(() => undefined);
+        const conflicts = lost.filter((e) => e instanceof DfsError && e.code === ErrorCode.Conflict).length;
+        if (won.length !== 1 || conflicts !== sessions.length - 1 || attached.length !== 1) {
+          failures.push(
+            `round ${round} (${pin ? 'pinned' : 'held'}): ${won.length} won, ${conflicts} Conflict, sock_ops on the cgroup: [${attached.join(', ')}], errors: ${lost.map((e) => (e as Error).message).join(' | ')}`,
+          );
+        }
+        assert.deepEqual(sockopsOnCgroup(node.cgroup), [], `round ${round}: nothing left attached after cleanup`);
+      }
+    } finally {
+      for (const s of sessions) s.close();
+    }
+    t.diagnostic(`${16 - failures.length} of 16 rounds had exactly one winner`);
+    assert.deepEqual(failures, []);
+  },
+);
