@@ -27,6 +27,7 @@ import { median, round3 } from '../../core/src/bench/stats';
 import { redisSmall, type Sample } from '../../core/src/bench/workloads';
 import { compileBpf } from '../../core/src/build/clang';
 import { readLocalNode } from '../../core/src/testnode';
+import { openBenchRedisAccess } from '../../core/src/testnode/benchAccess';
 import type { Addon, BpfLink, BpfObject } from '../../remote-agent/src/native';
 import { policyKey, policyValue } from '../../remote-agent/src/policy';
 import { clearSockhash } from '../../remote-agent/src/sweep';
@@ -115,6 +116,9 @@ async function main(): Promise<void> {
     old: await build(join(repoRoot(), 'test/fixtures/bpf/bypass/old_shape.bpf.c')),
     new: await build(join(repoRoot(), 'bpf/bypass.bpf.c')),
   };
+  // redis-benchmark logs in as the bench's own Redis user (the node's password never goes in argv).
+  const access = await openBenchRedisAccess({ name });
+  const target = { port: 6379, user: access.user, password: access.password };
   const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]));
   const progNs = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
   const progStats = process.argv.includes('--prog-stats');
@@ -126,11 +130,11 @@ async function main(): Promise<void> {
       for (const v of order) {
         let s: Sample;
         if (v === 'off') {
-          s = await redisSmall(node, requests);
+          s = await redisSmall(node, target, requests);
         } else {
           const a = attach(v === 'old' ? elf.old : elf.new, v, node.cgroup);
           try {
-            s = await redisSmall(node, requests);
+            s = await redisSmall(node, target, requests);
             assert.ok(redirected(a) > requests, `${v}: the workload went through the bypass`);
             const ns = progStats ? nsPerRun(a, v) : null;
             if (ns !== null) progNs.get(v)?.push(ns);
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (progStats) writeFileSync(STATS_SYSCTL, statsBefore);
+    await access.close();
   }
   const side = (v: Variant) => {
     const ss = samples.get(v) ?? [];
