@@ -5,9 +5,7 @@
  * signal or crash) releases everything, and the kernel would release the fds anyway.
  */
 
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import {
   BYPASS_OBJECT,
@@ -19,6 +17,7 @@ import {
   type BypassStatus,
   type InitializeParams,
   type InitializeResult,
+  type KernelBtfParams,
   type KernelBtfResult,
   type VerifyParams,
   type VerifyResult,
@@ -254,13 +253,11 @@ export class Manager {
     return verifyObject(this.addon, params, this.log, opId);
   }
 
-  kernelBtf(): KernelBtfResult {
-    const btf = kernelBtf();
-    return {
-      release: kernelInfo().release,
-      sha256: createHash('sha256').update(btf).digest('hex'),
-      btfGz: gzipSync(btf).toString('base64'),
-    };
+  /** The BTF's digest, computed once per agent process (see verify.ts kernelBtf). */
+  private readonly btfDigest: { sha256?: string } = {};
+
+  kernelBtf(p: KernelBtfParams): KernelBtfResult {
+    return kernelBtf(p, this.btfDigest);
   }
 
   /** Install the client's agent bundle over this agent's own directory (see update.ts). */
