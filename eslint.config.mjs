@@ -64,7 +64,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: `^(?!@dfs/protocol$|\\./(?:${PURE_VERIFIER.join('|')})$)`,
-              message: 'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
+              message:
+                'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
             },
           ],
         },

@@ -99,7 +99,7 @@ const NOISE = new RegExp(
  * accepted log has only statistics. Reads lines from the end without splitting the whole log.
  */
 export function looksRejected(log: string): boolean {
-  for (let end = log.length; end > 0; ) {
+  for (let end = log.length; end > 0;) {
     const start = log.lastIndexOf('\n', end - 1) + 1;
     const line = log.slice(start, end).trimEnd();
     end = start - 1;

@@ -152,9 +152,7 @@ export class VerifierLogPanel implements vscode.Disposable {
         };
         const zipped = Date.now();
         const delivered = await this.panel.webview.postMessage(msg);
-        const size = formatBytes(
-          compressed.reduce((n, p) => n + p.logGz.byteLength + p.lineLocationsGz.byteLength, 0),
-        );
+        const size = formatBytes(compressed.reduce((n, p) => n + p.logGz.byteLength + p.lineLocationsGz.byteLength, 0));
         if (delivered) {
           this.deps.log.info(
             `verifier log panel: compressed in ${zipped - started} ms, ${size} sent in ${Date.now() - zipped} ms`,

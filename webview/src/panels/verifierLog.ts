@@ -321,7 +321,9 @@ class Explorer {
 
   private showSource(loc: SourceLocation | null): void {
     if (!loc) {
-      this.sourceTitle.textContent = this.sourceName ? `${this.sourceName}: no source line for this log line` : 'no source';
+      this.sourceTitle.textContent = this.sourceName
+        ? `${this.sourceName}: no source line for this log line`
+        : 'no source';
       this.source.select(-1);
       return;
     }
