@@ -13,17 +13,17 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, KernelBtfRequest, type RequestSpec } from '../../protocol/src';
+import { KernelBtfRequest, type RequestSpec } from '../../protocol/src';
 import { NodeSession } from '../../core/src/agent/session';
 import { buildForNode } from '../../core/src/build/forNode';
 import { vmlinuxCacheDir, type AgentRequester } from '../../core/src/build/vmlinux';
-import { DfsError } from '../../core/src/errors';
 import { nullLogger } from '../../core/src/log';
 import { kernelIsLocal, resolveTarget, type TargetEnv } from '../../core/src/ssh/target';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { sourceOfLine } from '../../core/src/verifier/parse';
 import { verifySourceOnNode, type SourceVerification, type VerifierDiagnostic } from '../../core/src/verifier/verify';
 import { upNode } from '../support/node';
+import { whenNodeLockFree } from '../support/nodeLock';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsvebuild';
@@ -37,23 +37,6 @@ const ws = join(scratch, 'ws');
 let node: LocalNode;
 let env: TargetEnv;
 const savedCache = process.env.XDG_CACHE_HOME;
-
-/**
- * Runs a local-node operation, waiting while another one holds the machine-wide node lock
- * (other test files bring their nodes up and down at the same time; bounded to 15 minutes).
- */
-async function whenNodeLockFree<T>(op: () => Promise<T>): Promise<T> {
-  for (const deadline = Date.now() + 15 * 60_000; ;) {
-    try {
-      return await op();
-    } catch (err) {
-      const busy =
-        err instanceof DfsError && err.code === ErrorCode.Conflict && /another local node operation/.test(err.message);
-      if (!busy || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 3000));
-    }
-  }
-}
 
 /** A requester that records every request it passes on. */
 function recording(session: NodeSession): AgentRequester & { calls: { method: string; params: unknown }[] } {
