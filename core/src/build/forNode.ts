@@ -59,6 +59,7 @@ export async function buildForNode(
   if (o.root) {
     const root = o.root;
     outDir = objectDir(root);
+    mkdirSync(outDir, { recursive: true }); // and the root, for a scratch root that does not exist yet
     const outside = abs.filter((s) => !s.startsWith(root));
     compileCommands = writeCompileCommands({ root, vmlinuxDir: headers.dir, includeDirs }, [
       ...findBpfSources(root),
