@@ -93,6 +93,11 @@ const NOISE = new RegExp(
     '$',
   ].join('|')})`,
 );
+/** The start of a function verified on its own (a global function), which begins a new walk. */
+const VALIDATING = /^Validating \S+ func#\d+\.\.\.$/;
+const FRAME_PREFIX = /^\s*frame(\d+):/;
+const BRANCH_STATE = /^from (\d+) to (\d+): (.*)$/;
+
 /**
  * Whether a log read from a file is a rejection (a file does not carry the load's errno): the
  * kernel's reason follows the last instruction (the same lines findError reads), where an
@@ -110,11 +115,6 @@ export function looksRejected(log: string): boolean {
   }
   return false;
 }
-
-/** The start of a function verified on its own (a global function), which begins a new walk. */
-const VALIDATING = /^Validating \S+ func#\d+\.\.\.$/;
-const FRAME_PREFIX = /^\s*frame(\d+):/;
-const BRANCH_STATE = /^from (\d+) to (\d+): (.*)$/;
 
 /** The log, read once: per line its kind, and per instruction line its index, source and frame. */
 interface Walk {
