@@ -1,8 +1,21 @@
 // Flat ESLint config: typed rules (no floating promises) for all TypeScript, plus layering
 // rules that keep the architecture honest: the protocol imports nothing, the core and the
-// agent never import vscode, webviews never import Node.
+// agent never import vscode, the pure core modules import only the protocol and each other,
+// webviews import only the protocol, those pure modules and their own files.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Core modules that are pure (no Node, no DOM, no vscode) and so also run in the webviews
+ * (ARCHITECTURE.md, "Pure modules"). Add a module here only if it imports nothing else.
+ */
+const PURE_VERIFIER = ['lines', 'states', 'parse', 'classify', 'locate', 'model'];
+const pureCore = `@dfs/core/verifier/(?:${PURE_VERIFIER.join('|')})$`;
+/** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
+const webviewImports = (extra) => ({
+  regex: `^(?!@dfs/protocol$|${pureCore}|\\.{1,2}/${extra})`,
+  message: 'webviews import only @dfs/protocol, the pure core modules (ARCHITECTURE.md) and their own files',
+});
 
 export default tseslint.config(
   {
@@ -43,20 +56,31 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: ['vscode'], patterns: ['@vscode/webview-ui-toolkit*'] }] },
   },
   {
-    files: ['webview/**/*.ts'],
-    ignores: ['webview/src/components/**'],
+    files: PURE_VERIFIER.map((m) => `core/src/verifier/${m}.ts`),
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: ['vscode'],
           patterns: [
-            { group: ['node:*'], message: 'webviews run in the browser' },
-            { group: ['@vscode/webview-ui-toolkit*'], message: 'only webview/src/components/ imports the UI toolkit' },
+            {
+              regex: `^(?!@dfs/protocol$|\\./(?:${PURE_VERIFIER.join('|')})$)`,
+              message:
+                'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
+            },
           ],
         },
       ],
     },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    ignores: ['webview/src/components/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [webviewImports('')] }] },
+  },
+  {
+    // The one place that imports the UI toolkit (STYLE.md §7), so it stays swappable.
+    files: ['webview/src/components/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [webviewImports('|@vscode/webview-ui-toolkit$')] }] },
   },
   {
     files: ['test/**/*.ts', 'scripts/**/*.mjs', 'esbuild.mjs', 'eslint.config.mjs', '**/*.js'],

@@ -19,7 +19,8 @@ export interface NotificationSpec<P> {
   readonly method: string;
   readonly _types?: [P];
 }
-function request<P, R>(method: string): RequestSpec<P, R> {
+/** Declares a request; the area modules (verify.ts, ...) use it too. */
+export function request<P, R>(method: string): RequestSpec<P, R> {
   return { method };
 }
 function notification<P>(method: string): NotificationSpec<P> {
@@ -185,53 +186,6 @@ export interface BypassStatus {
 export const BypassAttachRequest = request<BypassAttachParams, BypassStatus>('bypass/attach');
 export const BypassDetachRequest = request<Record<string, never>, BypassStatus>('bypass/detach');
 export const BypassStatusRequest = request<Record<string, never>, BypassStatus>('bypass/status');
-
-// ---------------------------------------------------------------------------------------------
-// bpf/verify (client → agent): load every program of an object in the node's kernel, one at
-// a time and without attaching, and return each one's whole verifier log.
-
-export interface VerifyParams {
-  /** base64 ELF */
-  object: string;
-  objectName: string;
-  /** 1 (default): instructions and state changes; 2: full state at every instruction. */
-  logLevel?: 1 | 2;
-}
-
-export interface ProgramLoadResult {
-  name: string;
-  section: string;
-  /** libbpf's program type name, e.g. "sk_msg". */
-  type: string;
-  /** 0 when the kernel accepted the program, else the load's errno. */
-  errno: number;
-  /** The whole verifier log, gzip-compressed, base64. Logs of a million lines travel well so. */
-  logGz: string;
-  /** Uncompressed size of the log in bytes. */
-  logBytes: number;
-  /** libbpf's own messages when the load failed before the verifier ran. */
-  libbpfMessage: string;
-}
-
-export interface VerifyResult {
-  kernel: string;
-  programs: ProgramLoadResult[];
-}
-
-export const VerifyRequest = request<VerifyParams, VerifyResult>('bpf/verify');
-
-// ---------------------------------------------------------------------------------------------
-// kernel/btf (client → agent): the node's vmlinux BTF, to generate vmlinux.h for builds.
-
-export interface KernelBtfResult {
-  release: string;
-  /** sha256 of the raw BTF, the cache key of the generated vmlinux.h. */
-  sha256: string;
-  /** /sys/kernel/btf/vmlinux, gzip-compressed, base64. */
-  btfGz: string;
-}
-
-export const KernelBtfRequest = request<Record<string, never>, KernelBtfResult>('kernel/btf');
 
 // ---------------------------------------------------------------------------------------------
 // agent/log (agent → client notification): the agent's JSON-lines log, forwarded.

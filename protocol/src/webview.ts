@@ -4,6 +4,7 @@
  */
 
 import type { BypassStatus } from './messages';
+import type { ProgramVerdict, SourceLocation } from './verify';
 
 /** Extension → bypass panel. */
 export type BypassPanelUpdate = {
@@ -26,46 +27,43 @@ export function isBypassPanelRequest(m: unknown): m is BypassPanelRequest {
 // ---------------------------------------------------------------------------------------------
 // Verifier log explorer: one program's verifier log beside the C source.
 
-/** A source position as the verifier log names it (`; <text> @ file:line`). */
-export interface VerifierLogLocation {
-  /** The file's basename, e.g. "bypass.bpf.c". */
-  file: string;
-  /** 1-based. */
-  line: number;
-  text: string;
-}
-
 /**
- * The part of a program's verdict the explorer shows. core's ProgramVerdict (core/src/verifier/
- * model.ts) is assignable to it, so the extension passes parsed verdicts as they are.
+ * One program of the explorer: its verdict, its whole log as the kernel printed it, and where
+ * each log line is in the source, as core's parser decided (core/src/verifier/parse.ts
+ * LineSources): the explorer draws that and never reads the log's annotations itself, so it
+ * opens the line the diagnostic names.
  */
-export interface VerifierLogVerdict {
-  name: string;
-  /** ELF section, e.g. "sk_msg"; "" when unknown (a log read from a file). */
-  section: string;
-  verdict: 'accepted' | 'rejected';
-  insnsProcessed: number | null;
-  states: number | null;
-  error: {
-    /** The verifier's reason. */
-    message: string;
-    /** The failing instruction index, or null. */
-    insn: number | null;
-    /** 0-based log line of the failing instruction (or of the error when there is none). */
-    logLine: number;
-    location: VerifierLogLocation | null;
-  } | null;
-}
-
-/** One program of the explorer: its verdict and its whole log as the kernel printed it. */
 export interface VerifierLogProgram {
-  verdict: VerifierLogVerdict;
+  verdict: ProgramVerdict;
   /**
    * The log, UTF-8, gzip-compressed. VS Code hands a Uint8Array to a webview as binary, where a
    * string would be JSON-encoded on the way; and a million-line log (60 MiB) shrinks ten-fold
    * or more, which matters when the extension host is remote (code-server, Remote-SSH).
    */
   logGz: Uint8Array;
+  /** The distinct source locations of the log's lines. */
+  locations: SourceLocation[];
+  /**
+   * Per log line (the log split on '\n'), an index into `locations` or -1, as little-endian
+   * int32 (lineIndexToBytes), gzip-compressed: a few bytes per thousand lines.
+   */
+  lineLocationsGz: Uint8Array;
+}
+
+/** LineSources.at as bytes for the wire: one little-endian int32 per log line. */
+export function lineIndexToBytes(at: Int32Array): Uint8Array {
+  const bytes = new Uint8Array(at.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < at.length; i++) view.setInt32(i * 4, at[i] ?? -1, true);
+  return bytes;
+}
+
+/** The inverse of lineIndexToBytes. */
+export function lineIndexFromBytes(bytes: Uint8Array): Int32Array {
+  const at = new Int32Array(bytes.byteLength >> 2);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < at.length; i++) at[i] = view.getInt32(i * 4, true);
+  return at;
 }
 
 /** Extension → verifier log explorer, after every `ready` and whenever another log is shown. */

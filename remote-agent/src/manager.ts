@@ -7,9 +7,7 @@
  * while pinning) are released by attach, detach and status alike, and by the sweep at start.
  */
 
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import {
   BYPASS_OBJECT,
@@ -21,6 +19,7 @@ import {
   type BypassStatus,
   type InitializeParams,
   type InitializeResult,
+  type KernelBtfParams,
   type KernelBtfResult,
   type VerifyParams,
   type VerifyResult,
@@ -327,13 +326,11 @@ export class Manager {
     return verifyObject(this.addon, params, this.log, opId);
   }
 
-  kernelBtf(): KernelBtfResult {
-    const btf = kernelBtf();
-    return {
-      release: kernelInfo().release,
-      sha256: createHash('sha256').update(btf).digest('hex'),
-      btfGz: gzipSync(btf).toString('base64'),
-    };
+  /** The BTF's digest, computed once per agent process (see verify.ts kernelBtf). */
+  private readonly btfDigest: { sha256?: string } = {};
+
+  kernelBtf(p: KernelBtfParams): KernelBtfResult {
+    return kernelBtf(p, this.btfDigest);
   }
 
   /** Install the client's agent bundle over this agent's own directory (see update.ts). */

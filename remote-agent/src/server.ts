@@ -29,6 +29,7 @@ import {
   type BypassAttachParams,
   type Endpoint,
   type InitializeParams,
+  type KernelBtfParams,
   type VerifyParams,
 } from '@dfs/protocol';
 import { AgentError } from './errors';
@@ -156,6 +157,15 @@ export function parseAgentUpdate(params: unknown): AgentUpdateParams {
   return { version, arch, files };
 }
 
+export function parseKernelBtf(params: unknown): KernelBtfParams {
+  const m = KernelBtfRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['digestOnly']);
+  if (p.digestOnly === undefined) return {};
+  if (typeof p.digestOnly !== 'boolean') throw bad(`${m}: digestOnly must be true or false`);
+  return { digestOnly: p.digestOnly };
+}
+
 function parseEmpty(params: unknown, method: string): Record<string, never> {
   onlyKnown(asObject(params, method), method, []);
   return {};
@@ -198,11 +208,7 @@ export function serve(
   handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
   handle(AgentUpdateRequest.method, parseAgentUpdate, (p) => manager.update(p));
   handle(VerifyRequest.method, parseVerify, (p, op) => manager.verify(p, op));
-  handle(
-    KernelBtfRequest.method,
-    (p) => parseEmpty(p, KernelBtfRequest.method),
-    () => manager.kernelBtf(),
-  );
+  handle(KernelBtfRequest.method, parseKernelBtf, (p) => manager.kernelBtf(p));
   handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
   handle(
     BypassDetachRequest.method,

@@ -6,10 +6,18 @@
  * clearly instead of returning a cut log. Every object is closed before returning.
  */
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gzipSync } from 'node:zlib';
-import { ErrorCode, type ProgramLoadResult, type VerifyParams, type VerifyResult } from '@dfs/protocol';
+import {
+  ErrorCode,
+  type KernelBtfParams,
+  type KernelBtfResult,
+  type ProgramLoadResult,
+  type VerifyParams,
+  type VerifyResult,
+} from '@dfs/protocol';
 import { AgentError } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfObject, ProgramInfo } from './native';
@@ -90,8 +98,7 @@ export function verifyObject(addon: Addon, p: VerifyParams, log: AgentLog, opId:
   return { kernel: release(), programs: results };
 }
 
-/** The node's vmlinux BTF for client-side vmlinux.h generation. */
-export function kernelBtf(): Buffer {
+function readKernelBtf(): Buffer {
   try {
     return readFileSync('/sys/kernel/btf/vmlinux');
   } catch {
@@ -100,4 +107,17 @@ export function kernelBtf(): Buffer {
       'this kernel exposes no BTF (/sys/kernel/btf/vmlinux); CONFIG_DEBUG_INFO_BTF is off',
     );
   }
+}
+
+/**
+ * The node's vmlinux BTF for client-side vmlinux.h generation: with `digestOnly`, only the
+ * release and the BTF's sha256 (kept in `memo` once computed: the BTF changes only with the
+ * kernel), which is all a client with a cached vmlinux.h needs; else the BTF too.
+ */
+export function kernelBtf(p: KernelBtfParams, memo: { sha256?: string }): KernelBtfResult {
+  if (p.digestOnly && memo.sha256) return { release: release(), sha256: memo.sha256 };
+  const btf = readKernelBtf();
+  memo.sha256 = createHash('sha256').update(btf).digest('hex');
+  if (p.digestOnly) return { release: release(), sha256: memo.sha256 };
+  return { release: release(), sha256: memo.sha256, btfGz: gzipSync(btf).toString('base64') };
 }

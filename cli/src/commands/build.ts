@@ -1,8 +1,9 @@
 /**
  * `dfs-ebpf build [FILE.bpf.c ...]` and `dfs-ebpf verify FILE.bpf.c|FILE.bpf.o` (DESIGN.md §7).
- * build compiles against the target kernel's vmlinux.h (a remote --node's, fetched through
- * its agent; else this machine's, which is also the local test node's) and writes
- * compile_commands.json; verify builds when given a source, then has the node's kernel verify
+ * build compiles for the node's kernel through core's one build path (build/forNode.ts): the
+ * vmlinux.h of a node reached over SSH comes from its agent, and this machine's serves when
+ * target resolution says the node runs on it (a local test node); it writes
+ * compile_commands.json. verify builds when given a source, then has the node's kernel verify
  * every program and prints the verdicts, diagnostics and the whole log.
  */
 
@@ -10,10 +11,16 @@ import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
 import type { NodeSession } from '@dfs/core/agent/session';
-import { buildSources, findBpfSources } from '@dfs/core/build/workspace';
-import { localVmlinuxDir, nodeVmlinuxDir } from '@dfs/core/build/vmlinux';
+import { buildForNode, type NodeBuild } from '@dfs/core/build/forNode';
+import { findBpfSources } from '@dfs/core/build/workspace';
 import { DfsError } from '@dfs/core/errors';
-import { verifyObjectOnNode, type VerifierDiagnostic } from '@dfs/core/verifier/verify';
+import { kernelIsLocal } from '@dfs/core/ssh/target';
+import {
+  verifyObjectOnNode,
+  verifySourceOnNode,
+  type VerifierDiagnostic,
+  type VerifyOutcome,
+} from '@dfs/core/verifier/verify';
 import { numberValue, UsageError, value, type Parsed } from '../args';
 import { printJson, printLines, type Io } from '../output';
 import { openSession } from './bypass';
@@ -37,9 +44,9 @@ function includeDirs(p: Parsed): string[] {
   return (p.values.get('include') ?? []).map((d) => resolve(d));
 }
 
-function isRemote(p: Parsed): boolean {
-  const n = value(p, 'node');
-  return n !== undefined && !/^(local:)?[a-z][a-z0-9]{0,11}$/.test(n);
+/** The `kernel` object of `build --json`: which kernel's vmlinux.h the build used. */
+function kernelDoc(b: NodeBuild): Record<string, unknown> {
+  return { release: b.kernel.release, btf_sha256: b.kernel.btfSha256, from: b.kernel.from, vmlinux_dir: b.kernel.dir };
 }
 
 export async function buildCommand(p: Parsed, io: Io): Promise<number> {
@@ -49,9 +56,8 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
   if (sources.length === 0) throw new DfsError(ErrorCode.NotFound, `no *.bpf.c under ${root}`);
   let session: NodeSession | undefined;
   try {
-    if (isRemote(p)) session = await openSession(p, io);
-    const vmlinuxDir = session ? await nodeVmlinuxDir(session) : await localVmlinuxDir();
-    const res = await buildSources(sources, { root, vmlinuxDir, includeDirs: includeDirs(p) });
+    if (!kernelIsLocal(value(p, 'node'))) session = await openSession(p, io);
+    const res = await buildForNode(session ?? 'this machine', sources, { root, includeDirs: includeDirs(p) });
     const diagnostics: Diag[] = res.diagnostics.map((d) => ({
       ...d,
       file: displayName(d.file, given),
@@ -61,9 +67,10 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
     const objects = res.results
       .filter((r) => r.ok)
       .map((r) => ({ source: displayName(r.source, given), object: r.object }));
-    if (io.json) printJson({ objects, diagnostics });
+    if (io.json) printJson({ objects, diagnostics, kernel: kernelDoc(res) });
     else
       printLines([
+        `built for ${res.kernel.release} (vmlinux.h from ${res.kernel.from === 'node' ? session?.target.label : 'this machine'})`,
         ...objects.map((o) => `built ${o.object}`),
         ...diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`),
       ]);
@@ -93,6 +100,36 @@ function verifierDiag(d: VerifierDiagnostic, given: string[]): Diag {
   };
 }
 
+function readObject(object: string): Buffer {
+  try {
+    return readFileSync(object);
+  } catch (err) {
+    throw new DfsError(ErrorCode.NotFound, `cannot read ${object}: ${(err as Error).message}`);
+  }
+}
+
+/** Build a source for the node and verify it there; a source that does not compile is a BadObject. */
+async function verifySource(
+  session: NodeSession,
+  file: string,
+  p: Parsed,
+  io: Io,
+  logLevel: 1 | 2 | undefined,
+): Promise<VerifyOutcome> {
+  const { build, outcome } = await verifySourceOnNode(session, resolve(file), {
+    root: process.cwd(),
+    includeDirs: includeDirs(p),
+    ...(logLevel ? { logLevel } : {}),
+  });
+  if (outcome) return outcome;
+  const diagnostics = build.diagnostics.map((d) => ({ ...d, file: displayName(d.file, [file]), program: null, insn: null }));
+  if (io.json) printJson({ ok: false, programs: [], diagnostics, log: '' });
+  throw new DfsError(
+    ErrorCode.BadObject,
+    `${file} does not compile: ${build.diagnostics[0]?.message ?? build.results[0]?.stderr.trim() ?? ''}`,
+  );
+}
+
 export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
   const file = p.positionals[1];
   if (!file || p.positionals.length > 2)
@@ -100,42 +137,12 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
   const level = numberValue(p, 'log-level', 1, 2);
   const session = await openSession(p, io);
   try {
-    let object = resolve(file);
-    let source: string | undefined;
-    if (file.endsWith('.c')) {
-      source = resolve(file);
-      const res = await buildSources([file], {
-        root: process.cwd(),
-        vmlinuxDir: await nodeVmlinuxDir(session),
-        includeDirs: includeDirs(p),
-      });
-      const built = res.results[0];
-      if (!built?.ok) {
-        const diagnostics = res.diagnostics.map((d) => ({
-          ...d,
-          file: displayName(d.file, [file]),
-          program: null,
-          insn: null,
-        }));
-        if (io.json) printJson({ ok: false, programs: [], diagnostics, log: '' });
-        throw new DfsError(
-          ErrorCode.BadObject,
-          `${file} does not compile: ${res.diagnostics[0]?.message ?? built?.stderr.trim() ?? ''}`,
-        );
-      }
-      object = built.object;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(object);
-    } catch (err) {
-      throw new DfsError(ErrorCode.NotFound, `cannot read ${object}: ${(err as Error).message}`);
-    }
-    const out = await verifyObjectOnNode(session, bytes, {
-      objectName: basename(object),
-      ...(source ? { source } : {}),
-      ...(level ? { logLevel: level as 1 | 2 } : {}),
-    });
+    const out = file.endsWith('.c')
+      ? await verifySource(session, file, p, io, level as 1 | 2 | undefined)
+      : await verifyObjectOnNode(session, readObject(resolve(file)), {
+          objectName: basename(file),
+          ...(level ? { logLevel: level as 1 | 2 } : {}),
+        });
     const diagnostics = out.diagnostics.map((d) => verifierDiag(d, [file]));
     const programs = out.programs.map(({ verdict: v }) => ({
       name: v.name,

@@ -6,8 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import {
   BypassAttachRequest,
   BypassDetachRequest,
@@ -18,8 +17,7 @@ import {
 } from '@dfs/protocol';
 import { connectNode } from '@dfs/core/agent/connect';
 import type { NodeSession } from '@dfs/core/agent/session';
-import { compileBpf } from '@dfs/core/build/clang';
-import { nodeVmlinuxDir } from '@dfs/core/build/vmlinux';
+import { buildForNode } from '@dfs/core/build/forNode';
 import { DfsError } from '@dfs/core/errors';
 import { targetAddress } from '@dfs/core/ssh/target';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
@@ -66,28 +64,25 @@ function bypassLines(b: BypassStatus): string[] {
   ];
 }
 
-/** The object to attach: a .bpf.o as is, or a .bpf.c built for the node's kernel. */
+/** The object to attach: a .bpf.o as is, or a .bpf.c built for the node's kernel (core's one build path). */
 async function objectParams(
   file: string | undefined,
   session: NodeSession,
 ): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
   if (file === undefined) return {};
-  let object = file;
   if (file.endsWith('.c')) {
-    const res = await compileBpf(file, join(tmpdir(), `dfs-ebpf-${process.pid}`), {
-      vmlinuxDir: await nodeVmlinuxDir(session),
-    });
-    if (!res.ok)
+    const built = (await buildForNode(session, [file])).results[0];
+    if (!built?.bytes)
       throw new DfsError(
         ErrorCode.BadObject,
-        `${file} does not compile: ${res.diagnostics[0]?.message ?? res.stderr.trim()}`,
+        `${file} does not compile: ${built?.diagnostics[0]?.message ?? built?.stderr.trim() ?? ''}`,
       );
-    object = res.object;
+    return { object: built.bytes.toString('base64'), objectName: basename(built.object) };
   }
   try {
-    return { object: readFileSync(object).toString('base64'), objectName: basename(object) };
+    return { object: readFileSync(file).toString('base64'), objectName: basename(file) };
   } catch (err) {
-    throw new DfsError(ErrorCode.NotFound, `cannot read ${object}: ${(err as Error).message}`);
+    throw new DfsError(ErrorCode.NotFound, `cannot read ${file}: ${(err as Error).message}`);
   }
 }
 

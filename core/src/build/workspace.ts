@@ -1,13 +1,12 @@
 /**
- * Building a workspace's BPF programs: find its `*.bpf.c`, compile each against the target
- * kernel's vmlinux.h into `<root>/build/bpf/`, and write `compile_commands.json` at the root so
- * clangd and the C/C++ extension read `.bpf.c` files with the same BPF flags (no squiggles on
- * valid code). Used by the `dfs-ebpf build` CLI, the build command and the build task.
+ * A workspace's BPF layout: its `*.bpf.c`, where their objects go (`<root>/build/bpf/`), and
+ * `compile_commands.json` at the root so clangd and the C/C++ extension read `.bpf.c` files
+ * with the same BPF flags (no squiggles on valid code). forNode.ts builds with them.
  */
 
 import { readdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { bpfCompileArgs, compileBpf, type CompileResult, type CompilerDiagnostic } from './clang';
+import { basename, join } from 'node:path';
+import { bpfCompileArgs } from './clang';
 
 const SKIP_DIRS = new Set(['node_modules', '.git', 'build', 'dist', 'out', '.cache']);
 
@@ -28,17 +27,11 @@ export function findBpfSources(root: string): string[] {
   return out.sort();
 }
 
-export interface BuildOptions {
+export interface CompileCommandsOptions {
   /** Workspace root: compile_commands.json goes here, objects under <root>/build/bpf. */
   root: string;
   vmlinuxDir: string;
   includeDirs?: string[];
-}
-
-export interface BuildResult {
-  results: CompileResult[];
-  diagnostics: CompilerDiagnostic[];
-  compileCommands: string;
 }
 
 export function objectDir(root: string): string {
@@ -46,7 +39,7 @@ export function objectDir(root: string): string {
 }
 
 /** Write compile_commands.json for these sources (clangd reads it from the workspace root). */
-export function writeCompileCommands(o: BuildOptions, sources: string[]): string {
+export function writeCompileCommands(o: CompileCommandsOptions, sources: string[]): string {
   const file = join(o.root, 'compile_commands.json');
   const entries = sources.map((src) => {
     const object = join(objectDir(o.root), basename(src).replace(/\.c$/, '.o')); // as compileBpf names it
@@ -54,14 +47,4 @@ export function writeCompileCommands(o: BuildOptions, sources: string[]): string
   });
   writeFileSync(file, JSON.stringify(entries, null, 2) + '\n');
   return file;
-}
-
-export async function buildSources(sources: string[], o: BuildOptions): Promise<BuildResult> {
-  const abs = sources.map((s) => resolve(s));
-  const compileCommands = writeCompileCommands(o, findBpfSources(o.root).concat(abs.filter((s) => !s.startsWith(o.root))));
-  const results: CompileResult[] = [];
-  for (const src of abs) {
-    results.push(await compileBpf(src, objectDir(o.root), { vmlinuxDir: o.vmlinuxDir, includeDirs: o.includeDirs ?? [] }));
-  }
-  return { results, diagnostics: results.flatMap((r) => r.diagnostics), compileCommands };
 }

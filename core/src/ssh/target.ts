@@ -2,7 +2,8 @@
  * Which node to talk to, and how: turns a node spec (setting `dfsEbpf.node` or CLI `--node`)
  * into an SSH target. Specs: empty → the local test node `dfsnode0`; `local:NAME` or the name
  * of an existing local node → that node (its own key, known_hosts and agent path);
- * `user@host[:port]`; otherwise a `Host` alias of ~/.ssh/config.
+ * `user@host[:port]`; otherwise a `Host` alias of ~/.ssh/config. It is also the one place that
+ * decides whether a node runs on this machine's kernel (kernelIsLocal).
  */
 
 import { homedir, userInfo } from 'node:os';
@@ -82,15 +83,36 @@ function firstString(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The local test node a spec names, or null when it names a node reached over SSH: empty → the
+ * default local node; `local:NAME` → NAME; a bare name → that local node only when one of that
+ * name exists (else it is a host or an ~/.ssh/config alias).
+ */
+export function localNodeName(spec: string | undefined): string | null {
+  const s = (spec ?? '').trim();
+  if (s === '') return DEFAULT_LOCAL_NODE;
+  if (s.startsWith('local:')) return s.slice('local:'.length);
+  if (/^[a-z][a-z0-9]{0,11}$/.test(s) && readLocalNode(s)) return s;
+  return null;
+}
+
+/**
+ * Whether the node a spec names runs on this machine's kernel, so a build for it may use this
+ * machine's BTF without connecting: a local test node is a network namespace of this kernel.
+ * Anything reached over SSH (user@host, an ~/.ssh/config alias) has its own kernel.
+ */
+export function kernelIsLocal(spec: string | undefined): boolean {
+  return localNodeName(spec) !== null;
+}
+
 export function resolveTarget(
   spec: string | undefined,
   o: TargetOverrides = {},
   env: TargetEnv = defaultTargetEnv,
 ): NodeTarget {
   const s = (spec ?? '').trim();
-  if (s === '') return localTarget(DEFAULT_LOCAL_NODE, o);
-  if (s.startsWith('local:')) return localTarget(s.slice('local:'.length), o);
-  if (/^[a-z][a-z0-9]{0,11}$/.test(s) && readLocalNode(s)) return localTarget(s, o);
+  const local = localNodeName(s);
+  if (local !== null) return localTarget(local, o);
 
   const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(s);
   if (!m)

@@ -68,6 +68,11 @@ export function parseSourceLine(line: string): SourceLine | null {
   return { text: (m[1] ?? '').trim(), file: m[2] ?? null, line: m[3] ? Number(m[3]) : null };
 }
 
+/** The file the log's first `; … @ file:line` annotation names (the program's source), or null. */
+export function annotatedFile(log: string): string | null {
+  return /^; .*? @ ([^\s:/]+):\d+$/m.exec(log)?.[1] ?? null;
+}
+
 export interface StatsLine {
   insnsProcessed?: number;
   maxStatesPerInsn?: number;

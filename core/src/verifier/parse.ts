@@ -20,9 +20,9 @@
  * there until the next annotation, BTF line info (when given) outranks the annotation in force.
  */
 
-import type { BtfLineInfo } from './btfLines';
 import { classify } from './classify';
 import { classifyLine, parseInsnLine, parseSourceLine, parseStatsLine } from './lines';
+import { BtfLookup, SourceLookup, type BtfLine, type LocatedBy } from './locate';
 import type { Instruction, LogLineKind, ProgramVerdict, SourceLocation, VerifierError } from './model';
 
 export interface ProgramRef {
@@ -36,10 +36,34 @@ export interface ParseOptions {
   /** Source files by basename, for kernels whose annotations lack "@ file:line". */
   sources?: ReadonlyMap<string, string>;
   /** The loaded program's BTF line info (btfLines.ts), the last resort for locations. */
-  btfLines?: readonly BtfLineInfo[];
+  btfLines?: readonly BtfLine[];
 }
 
-type LocatedBy = VerifierError['locatedBy'];
+/**
+ * Where each log line is in the source, as parse.ts decides it: the one rule for the
+ * diagnostics and the log explorer, which draws this table and never reads annotations itself.
+ */
+export interface LineSources {
+  /** The distinct locations, referred to by index. */
+  locations: SourceLocation[];
+  /**
+   * One entry per log line (the log split on '\n'): an index into `locations`, or -1. An
+   * instruction line has its own location; an annotation, that of the instruction it
+   * annotates; a state or branch line, that of the instruction it is the state of; any other
+   * line (the kernel's reason, a call, statistics), that of the instruction above it.
+   */
+  at: Int32Array;
+}
+
+export interface ParsedLog {
+  verdict: ProgramVerdict;
+  lines: LineSources;
+}
+
+/** The location the table gives log line `i`, or null. */
+export function sourceOfLine(lines: LineSources, i: number): SourceLocation | null {
+  return lines.locations[lines.at[i] ?? -1] ?? null;
+}
 
 /** The most source lines `path` keeps (the ones nearest the error). */
 const PATH_LIMIT = 12;
@@ -53,6 +77,9 @@ const NOISE = new RegExp(
   `^(?:${[
     '\\s',
     'mark_precise:',
+    'last_idx ',
+    'parent ',
+    'regs=',
     '\\(\\d+\\) ',
     'Live regs before insn:',
     'cur state:',
@@ -71,6 +98,24 @@ const VALIDATING = /^Validating \S+ func#\d+\.\.\.$/;
 const FRAME_PREFIX = /^\s*frame(\d+):/;
 const BRANCH_STATE = /^from (\d+) to (\d+): (.*)$/;
 
+/**
+ * Whether a log read from a file is a rejection (a file does not carry the load's errno): the
+ * kernel's reason follows the last instruction (the same lines findError reads), where an
+ * accepted log has only statistics. Reads lines from the end without splitting the whole log.
+ */
+export function looksRejected(log: string): boolean {
+  for (let end = log.length; end > 0;) {
+    const start = log.lastIndexOf('\n', end - 1) + 1;
+    const line = log.slice(start, end).trimEnd();
+    end = start - 1;
+    if (NOISE.test(line)) continue;
+    const kind = classifyLine(line);
+    if (kind === 'insn') return false;
+    if (kind === 'other') return true;
+  }
+  return false;
+}
+
 /** The log, read once: per line its kind, and per instruction line its index, source and frame. */
 interface Walk {
   lines: string[];
@@ -82,6 +127,8 @@ interface Walk {
   /** Call depth on instruction lines. */
   frameAt: Int32Array;
   locations: { location: SourceLocation; by: LocatedBy }[];
+  /** The index of a location in `locations`, adding it when new. */
+  intern: (location: SourceLocation, by: LocatedBy) => number;
 }
 
 /** Every instruction line of a log, in log order (a loop's instructions appear once per walk). */
@@ -99,7 +146,13 @@ export function instructions(log: string, opts: ParseOptions = {}): Instruction[
   return out;
 }
 
+/** The verdict of one program's log (parseProgramLog without the per-line table). */
 export function parseVerifierLog(log: string, program: ProgramRef, opts: ParseOptions = {}): ProgramVerdict {
+  return parseProgramLog(log, program, opts).verdict;
+}
+
+/** One program's log, read once: its verdict and where each of its lines is in the source. */
+export function parseProgramLog(log: string, program: ProgramRef, opts: ParseOptions = {}): ParsedLog {
   const walk = walkLog(log, opts);
   const verdict: ProgramVerdict = {
     name: program.name,
@@ -126,7 +179,40 @@ export function parseVerifierLog(log: string, program: ProgramRef, opts: ParseOp
     verdict.stackDepth = stats?.stackDepth ?? verdict.stackDepth;
   });
   if (program.rejected) verdict.error = findError(walk, statsLine, opts);
-  return verdict;
+  return { verdict, lines: lineSources(walk, verdict.error) };
+}
+
+/** The LineSources table of a walked log (see LineSources for the rule per kind of line). */
+function lineSources(walk: Walk, error: VerifierError | null): LineSources {
+  const n = walk.lines.length;
+  const at = new Int32Array(n).fill(-1);
+  // Backwards: annotations, states and branches take the instruction that follows them.
+  let next = -1; // the log line of the next instruction line
+  for (let i = n - 1; i >= 0; i--) {
+    const kind = walk.kinds[i];
+    if (kind === 'insn') {
+      at[i] = walk.sourceAt[i] ?? -1;
+      next = i;
+    } else if (kind === 'source' && next >= 0) {
+      at[i] = walk.sourceAt[next] ?? -1;
+    } else if ((kind === 'state' || kind === 'branch') && next >= 0) {
+      const target = /^(?:from \d+ to )?(\d+):/.exec(walk.lines[i] ?? '');
+      if (target && Number(target[1]) === walk.insnAt[next]) at[i] = walk.sourceAt[next] ?? -1;
+    }
+  }
+  // Forwards: every other line belongs to the instruction above it.
+  let above = -1;
+  for (let i = 0; i < n; i++) {
+    if (walk.kinds[i] === 'insn') above = at[i] ?? -1;
+    else if (VALIDATING.test(walk.lines[i] ?? '')) above = -1;
+    else if (at[i] === -1 && walk.kinds[i] !== 'source') at[i] = above;
+  }
+  // An error found before the walk is located by its instruction's line info: its lines say so.
+  if (error?.location && error.locatedBy && walk.kinds[error.logLine] !== 'insn') {
+    const id = walk.intern(error.location, error.locatedBy);
+    for (let i = error.logLine; i < n && walk.kinds[i] === 'other'; i++) at[i] = id;
+  }
+  return { locations: walk.locations.map((l) => l.location), at };
 }
 
 function findError(walk: Walk, statsLine: number, opts: ParseOptions): VerifierError {
@@ -230,6 +316,7 @@ function lastInsnBefore(walk: Walk, before: number, insn: number | null): number
 
 function walkLog(log: string, opts: ParseOptions): Walk {
   const lines = log.split('\n');
+  const byKey = new Map<string, number>();
   const walk: Walk = {
     lines,
     kinds: lines.map(classifyLine),
@@ -237,17 +324,17 @@ function walkLog(log: string, opts: ParseOptions): Walk {
     sourceAt: new Int32Array(lines.length).fill(-1),
     frameAt: new Int32Array(lines.length),
     locations: [],
+    intern: (location, by) => {
+      const key = `${by}|${location.file}|${location.line}|${location.text}`;
+      let id = byKey.get(key);
+      if (id === undefined) {
+        id = walk.locations.push({ location, by }) - 1;
+        byKey.set(key, id);
+      }
+      return id;
+    },
   };
-  const byKey = new Map<string, number>();
-  const intern = (location: SourceLocation, by: LocatedBy): number => {
-    const key = `${by}|${location.file}|${location.line}|${location.text}`;
-    let id = byKey.get(key);
-    if (id === undefined) {
-      id = walk.locations.push({ location, by }) - 1;
-      byKey.set(key, id);
-    }
-    return id;
-  };
+  const intern = walk.intern;
   const lookup = new SourceLookup(opts.sources);
   const btf = new BtfLookup(opts.btfLines);
   let current = -1; // the location in force (an index into walk.locations)
@@ -294,63 +381,4 @@ function walkLog(log: string, opts: ParseOptions): Walk {
 
 function frameOf(state: string): number {
   return Number(FRAME_PREFIX.exec(state)?.[1] ?? 0);
-}
-
-/** The line-info record in force at an instruction: the last one at or before it with a real line. */
-class BtfLookup {
-  private readonly records: BtfLineInfo[];
-
-  constructor(records: readonly BtfLineInfo[] | undefined) {
-    this.records = (records ?? []).filter((r) => r.line > 0).sort((a, b) => a.insn - b.insn);
-  }
-
-  at(insn: number): { location: SourceLocation; by: LocatedBy } | undefined {
-    let lo = 0;
-    let hi = this.records.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.records[mid]?.insn ?? 0) <= insn) lo = mid + 1;
-      else hi = mid;
-    }
-    const r = this.records[lo - 1];
-    return r ? { location: { file: r.file, line: r.line, text: r.text.trim() }, by: 'btf-line-info' } : undefined;
-  }
-}
-
-/**
- * Finds an annotation's text in the given sources: an exact match of the trimmed line. When
- * several lines match, the one closest after the previously found line wins (the walk mostly
- * moves down the file), then the closest before it.
- */
-class SourceLookup {
-  private readonly index = new Map<string, { file: string; line: number }[]>();
-  private previous: { file: string; line: number } | null = null;
-
-  constructor(sources: ReadonlyMap<string, string> | undefined) {
-    for (const [file, text] of sources ?? []) {
-      text.split('\n').forEach((raw, i) => {
-        const trimmed = raw.trim();
-        if (!trimmed) return;
-        const hits = this.index.get(trimmed) ?? [];
-        hits.push({ file, line: i + 1 });
-        this.index.set(trimmed, hits);
-      });
-    }
-  }
-
-  find(text: string): SourceLocation | null {
-    const hits = this.index.get(text.trim());
-    if (!hits?.length) return null;
-    const prev = this.previous;
-    const sameFile = prev ? hits.filter((h) => h.file === prev.file) : [];
-    let hit = hits[0];
-    if (prev && sameFile.length > 0) {
-      const after = sameFile.filter((h) => h.line >= prev.line);
-      const pool = after.length > 0 ? after : sameFile;
-      hit = pool.reduce((a, b) => (Math.abs(b.line - prev.line) < Math.abs(a.line - prev.line) ? b : a));
-    }
-    if (!hit) return null;
-    this.previous = hit;
-    return { file: hit.file, line: hit.line, text: text.trim() };
-  }
 }

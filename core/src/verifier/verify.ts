@@ -3,21 +3,21 @@
  * (`bpf/verify`), unpack each program's log, parse it (parse.ts) with the object's own BTF
  * line info and the sources at hand as fallbacks, and turn rejections into diagnostics on
  * real files: the kernel names files by basename, so locations are resolved against the
- * source that was built and the files beside it.
+ * source that was built and the files beside it. verifySourceOnNode is the whole
+ * save-to-diagnostics loop (build for the node, then verify there).
  */
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { VerifyRequest, type ProgramLoadResult, type RequestSpec } from '@dfs/protocol';
+import { VerifyRequest, type ProgramLoadResult } from '@dfs/protocol';
+import { buildForNode, type BuildForNodeOptions, type NodeBuild } from '../build/forNode';
+import type { AgentRequester } from '../build/vmlinux';
 import { btfLineInfo } from './btfLines';
 import type { ProgramVerdict, VerifierClass } from './model';
-import { parseVerifierLog } from './parse';
+import { parseProgramLog, type LineSources } from './parse';
 
-/** Anything that can send agent requests (a NodeSession). */
-export interface AgentRequester {
-  request<P, R>(spec: RequestSpec<P, R>, params: P): Promise<R>;
-}
+export type { AgentRequester } from '../build/vmlinux';
 
 export interface RelatedLocation {
   file: string;
@@ -43,6 +43,8 @@ export interface VerifiedProgram {
   load: ProgramLoadResult;
   verdict: ProgramVerdict;
   log: string;
+  /** Where each log line is in the source (what the log explorer draws). */
+  lines: LineSources;
 }
 
 export interface VerifyOutcome {
@@ -60,7 +62,7 @@ export interface VerifyOptions {
 }
 
 /** Files the log may name: the source and every C file/header in its directory, by basename. */
-function sourceIndex(source: string | undefined): Map<string, { path: string; text: string }> {
+export function sourceIndex(source: string | undefined): Map<string, { path: string; text: string }> {
   const index = new Map<string, { path: string; text: string }>();
   if (!source) return index;
   const dir = dirname(source);
@@ -86,8 +88,9 @@ function sectionLine(text: string, section: string): number {
   return i >= 0 ? i + 2 : 1; // the function signature follows the SEC line
 }
 
-function toDiagnostics(
-  p: VerifiedProgram,
+/** The diagnostics of one verified program; `files` indexes the sources by basename (sourceIndex). */
+export function toDiagnostics(
+  p: Pick<VerifiedProgram, 'load' | 'verdict'>,
   files: Map<string, { path: string; text: string }>,
   source?: string,
 ): VerifierDiagnostic[] {
@@ -142,12 +145,12 @@ export async function verifyObjectOnNode(
   const sources = new Map([...files].map(([name, f]) => [name, f.text]));
   const programs = res.programs.map((load): VerifiedProgram => {
     const log = gunzipSync(Buffer.from(load.logGz, 'base64')).toString('utf8');
-    const verdict = parseVerifierLog(
+    const { verdict, lines } = parseProgramLog(
       log,
       { name: load.name, section: load.section, rejected: load.errno !== 0 },
       { sources, btfLines: btfLineInfo(object, load.section, load.name) },
     );
-    return { load, verdict, log };
+    return { load, verdict, log, lines };
   });
   return {
     ok: programs.every((p) => p.verdict.verdict === 'accepted'),
@@ -155,4 +158,38 @@ export async function verifyObjectOnNode(
     programs,
     diagnostics: programs.flatMap((p) => toDiagnostics(p, files, opts.source)),
   };
+}
+
+export interface SourceVerification {
+  build: NodeBuild;
+  /** null when the source does not compile. */
+  outcome: VerifyOutcome | null;
+}
+
+export interface VerifySourceOptions extends BuildForNodeOptions {
+  logLevel?: 1 | 2;
+  /** Sees the build before the verification starts (the editor publishes compiler diagnostics then). */
+  onBuilt?: (build: NodeBuild) => void;
+}
+
+/**
+ * Build one source for the node and have the node verify it: what a save does in the editor
+ * (extension/src/verifier/service.ts), what `dfs-ebpf verify FILE.bpf.c` does, and exactly what
+ * `bench verify` times.
+ */
+export async function verifySourceOnNode(
+  agent: AgentRequester,
+  source: string,
+  o: VerifySourceOptions = {},
+): Promise<SourceVerification> {
+  const build = await buildForNode(agent, [source], o);
+  o.onBuilt?.(build);
+  const built = build.results[0];
+  if (!built?.bytes) return { build, outcome: null };
+  const outcome = await verifyObjectOnNode(agent, built.bytes, {
+    objectName: basename(built.object),
+    source: built.source,
+    ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+  });
+  return { build, outcome };
 }

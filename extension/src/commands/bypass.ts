@@ -4,7 +4,6 @@
  * and asks the agent to load and attach it; the status bar then shows the live counters.
  */
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCode, type BypassAttachParams } from '@dfs/protocol';
@@ -40,11 +39,11 @@ async function buildWorkspaceBypass(
 ): Promise<Pick<BypassAttachParams, 'object' | 'objectName'>> {
   const res = await verifier.build(session, [source]);
   const built = res.results[0];
-  if (!built?.ok) {
+  if (!built?.bytes) {
     const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
     throw new Error(`${BYPASS_SOURCE} does not compile (${errors} errors; see Problems)`);
   }
-  return { object: readFileSync(built.object).toString('base64'), objectName: 'bypass.bpf.o' };
+  return { object: built.bytes.toString('base64'), objectName: 'bypass.bpf.o' };
 }
 
 export function attachBypassCommand(ctx: Ctx, model: BypassModel, verifier: VerifierService): () => Promise<void> {

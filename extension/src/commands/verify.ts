@@ -124,7 +124,7 @@ export function showVerifierLogCommand(
       const named = programs.findIndex((p) => p.verdict.name === program);
       const rejected = programs.findIndex((p) => p.verdict.verdict === 'rejected');
       VerifierLogPanel.show(ctx, {
-        programs: programs.map((p) => ({ verdict: p.verdict, log: p.log })),
+        programs: programs.map((p) => ({ verdict: p.verdict, log: p.log, lines: p.lines })),
         selected: named >= 0 ? named : Math.max(0, rejected),
         source: { uri: source, text: (await vscode.workspace.openTextDocument(source)).getText() },
       });

@@ -1,20 +1,20 @@
 /**
  * The build-and-verify loop inside VS Code: build a `.bpf.c` against the connected node's
- * vmlinux.h, have the node's kernel verify every program, and publish what came back:
+ * vmlinux.h and have the node's kernel verify every program (core's verifySourceOnNode, the
+ * path `bench verify` times), and publish what came back:
  * compiler and verifier diagnostics (on the exact lines, with the path as related
  * information), the last outcome per source for the CodeLens budget and the log explorer.
  * One verification per source runs at a time; a newer request supersedes a queued one.
  */
 
-import { readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as vscode from 'vscode';
+import type { ProgramVerdict } from '@dfs/protocol';
 import type { NodeSession } from '@dfs/core/agent/session';
-import { buildSources, findBpfSources, type BuildResult } from '@dfs/core/build/workspace';
-import { nodeVmlinuxDir } from '@dfs/core/build/vmlinux';
 import type { CompilerDiagnostic } from '@dfs/core/build/clang';
-import { verifyObjectOnNode, type VerifierDiagnostic, type VerifyOutcome } from '@dfs/core/verifier/verify';
-import type { ProgramVerdict } from '@dfs/core/verifier/model';
+import { buildForNode, type BuildForNodeOptions, type NodeBuild } from '@dfs/core/build/forNode';
+import { findBpfSources } from '@dfs/core/build/workspace';
+import { verifySourceOnNode, type VerifierDiagnostic, type VerifyOutcome } from '@dfs/core/verifier/verify';
 import type { Ctx } from '../ctx';
 import { readSettings } from '../settings';
 
@@ -78,19 +78,24 @@ export class VerifierService implements vscode.Disposable {
   }
 
   /** Publish compiler diagnostics for the sources just built (clearing theirs first). */
-  private publishBuild(res: BuildResult): void {
+  private publishBuild(res: NodeBuild): void {
     for (const r of res.results) this.compilerDiagnostics.delete(vscode.Uri.file(r.source));
     const byFile = new Map<string, vscode.Diagnostic[]>();
     for (const d of res.diagnostics) byFile.set(d.file, [...(byFile.get(d.file) ?? []), toVsDiagnostic(d)]);
     for (const [file, list] of byFile) this.compilerDiagnostics.set(vscode.Uri.file(file), list);
   }
 
+  /** Where a build of `source` (or of the workspace) goes, with the configured include directories. */
+  private buildOptions(source?: vscode.Uri): BuildForNodeOptions & { root: string } {
+    const root = this.root(source);
+    return { root, includeDirs: readSettings()['build.includeDirs'].map((d) => resolve(root, d)) };
+  }
+
   /** Build sources (default: every *.bpf.c of the workspace) for the connected node's kernel. */
-  async build(session: NodeSession, sources?: vscode.Uri[]): Promise<BuildResult> {
-    const root = this.root(sources?.[0]);
-    const files = sources?.map((s) => s.fsPath) ?? findBpfSources(root);
-    const includeDirs = readSettings()['build.includeDirs'].map((d) => resolve(root, d));
-    const res = await buildSources(files, { root, vmlinuxDir: await nodeVmlinuxDir(session), includeDirs });
+  async build(session: NodeSession, sources?: vscode.Uri[]): Promise<NodeBuild> {
+    const o = this.buildOptions(sources?.[0]);
+    const files = sources?.map((s) => s.fsPath) ?? findBpfSources(o.root);
+    const res = await buildForNode(session, files, o);
     this.publishBuild(res);
     return res;
   }
@@ -108,16 +113,15 @@ export class VerifierService implements vscode.Disposable {
   }
 
   private async verifyNow(session: NodeSession, source: vscode.Uri, startedAt: number): Promise<Verification | null> {
-    const built = await this.build(session, [source]);
-    const result = built.results[0];
-    if (!result?.ok) {
+    // The same core path `bench verify` times: build for the node, then verify there.
+    const { outcome } = await verifySourceOnNode(session, source.fsPath, {
+      ...this.buildOptions(source),
+      onBuilt: (b) => this.publishBuild(b),
+    });
+    if (!outcome) {
       this.verifierDiagnostics.delete(source);
       return null;
     }
-    const outcome = await verifyObjectOnNode(session, readFileSync(result.object), {
-      objectName: basename(result.object),
-      source: source.fsPath,
-    });
     // Replace this source's verifier findings: files it touched before and now.
     const before = this.results.get(source.fsPath);
     for (const d of before?.outcome.diagnostics ?? []) this.verifierDiagnostics.delete(vscode.Uri.file(d.file));

@@ -28,7 +28,7 @@ function buildExecution(ctx: Ctx, service: VerifierService): vscode.CustomExecut
             for (const r of res.results)
               line(`${r.ok ? 'built' : 'FAILED'} ${r.source}${r.ok ? ` → ${r.object}` : ''}`);
             for (const d of res.diagnostics) line(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
-            line(`wrote ${res.compileCommands}`);
+            if (res.compileCommands) line(`wrote ${res.compileCommands}`);
             close.fire(res.results.every((r) => r.ok) ? 0 : 1);
           } catch (err) {
             line(`error: ${describeError(err)}`);

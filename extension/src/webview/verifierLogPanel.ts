@@ -1,10 +1,12 @@
 /**
  * The verifier log explorer's host: one webview panel at a time (shown again, with new data,
- * on every show), fed by a typed `load` after the webview says `ready`, the logs gzipped. A
+ * on every show), fed by a typed `load` after the webview says `ready`: each program's verdict,
+ * its log and core's line → source table (parse.ts LineSources), the last two gzipped. A
  * `reveal` from it opens the C source at that line in the first editor column while the panel
  * sits beside it (or beside the panel when the panel is the first column itself). It needs
  * only the extension context and the log channel (VerifierLogDeps), not the whole Ctx.
- * openVerifierLogFromFile() reads a saved, one-program verifier log and shows it.
+ * openVerifierLogFromFile() reads a saved, one-program verifier log and shows it; what the
+ * log means (rejected or not, which file it annotates, each line's source) is core's to say.
  */
 
 import { promisify } from 'node:util';
@@ -13,11 +15,13 @@ import * as vscode from 'vscode';
 import {
   formatBytes,
   isVerifierLogPanelRequest,
+  lineIndexToBytes,
+  type ProgramVerdict,
   type VerifierLogPanelUpdate,
-  type VerifierLogVerdict,
+  type VerifierLogProgram,
 } from '@dfs/protocol';
-import { classifyLine } from '@dfs/core/verifier/lines';
-import { parseVerifierLog } from '@dfs/core/verifier/parse';
+import { annotatedFile } from '@dfs/core/verifier/lines';
+import { looksRejected, parseProgramLog, type LineSources } from '@dfs/core/verifier/parse';
 import { webviewHtml } from './html';
 
 /** What the panel takes from the extension (Ctx satisfies it). */
@@ -27,8 +31,8 @@ export interface VerifierLogDeps {
 }
 
 export interface VerifierLogData {
-  /** Each program's verdict (core's ProgramVerdict fits) and its log, as text or UTF-8 bytes. */
-  programs: { verdict: VerifierLogVerdict; log: string | Uint8Array }[];
+  /** Each program's verdict, its log (text or UTF-8 bytes) and its lines' sources, as core parsed them. */
+  programs: { verdict: ProgramVerdict; log: string | Uint8Array; lines: LineSources }[];
   /** Index of the program shown first; default 0. */
   selected?: number;
   /** The C source the log annotates; `reveal` opens it, or a file of another name beside it. */
@@ -40,9 +44,15 @@ const gzipAsync = promisify(gzip);
 
 /** gzip (fastest level: logs are repetitive) as a plain Uint8Array: VS Code posts a typed array
  *  as binary only when its constructor is exactly Uint8Array, and a Node Buffer is not. */
-async function compress(log: string | Uint8Array): Promise<Uint8Array> {
-  const gz = await gzipAsync(log, { level: zlibConstants.Z_BEST_SPEED });
+async function compress(data: string | Uint8Array): Promise<Uint8Array> {
+  const gz = await gzipAsync(data, { level: zlibConstants.Z_BEST_SPEED });
   return new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength);
+}
+
+/** One program as the explorer takes it: the log and its line → source table, compressed. */
+async function wireProgram(p: VerifierLogData['programs'][number]): Promise<VerifierLogProgram> {
+  const [logGz, lineLocationsGz] = await Promise.all([compress(p.log), compress(lineIndexToBytes(p.lines.at))]);
+  return { verdict: p.verdict, logGz, locations: p.lines.locations, lineLocationsGz };
 }
 
 export class VerifierLogPanel implements vscode.Disposable {
@@ -131,7 +141,7 @@ export class VerifierLogPanel implements vscode.Disposable {
     const sent = ++this.sends;
     const started = Date.now();
     const { programs, selected, source } = this.data;
-    void Promise.all(programs.map(async ({ verdict, log }) => ({ verdict, logGz: await compress(log) })))
+    void Promise.all(programs.map(wireProgram))
       .then(async (compressed) => {
         if (sent !== this.sends || this.disposed) return;
         const msg: VerifierLogPanelUpdate = {
@@ -142,7 +152,7 @@ export class VerifierLogPanel implements vscode.Disposable {
         };
         const zipped = Date.now();
         const delivered = await this.panel.webview.postMessage(msg);
-        const size = formatBytes(compressed.reduce((n, p) => n + p.logGz.byteLength, 0));
+        const size = formatBytes(compressed.reduce((n, p) => n + p.logGz.byteLength + p.lineLocationsGz.byteLength, 0));
         if (delivered) {
           this.deps.log.info(
             `verifier log panel: compressed in ${zipped - started} ms, ${size} sent in ${Date.now() - zipped} ms`,
@@ -224,7 +234,7 @@ async function readVerifierLog(
   const bytes = await vscode.workspace.fs.readFile(logUri);
   const log = new TextDecoder().decode(bytes);
   let uri = sourceUri;
-  const annotated = /^; .*? @ ([^\s:/]+):\d+$/m.exec(log)?.[1];
+  const annotated = annotatedFile(log);
   if (!uri && annotated) {
     const beside = vscode.Uri.joinPath(logUri, '..', annotated);
     uri = (await exists(beside))
@@ -233,7 +243,7 @@ async function readVerifierLog(
   }
   const source = uri ? { uri, text: new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)) } : null;
   const name = basename(logUri).replace(/(\.verifier)?\.(log|txt)$/, '');
-  const verdict = parseVerifierLog(
+  const { verdict, lines } = parseProgramLog(
     log,
     { name, section: '', rejected: looksRejected(log) },
     // For kernels that print the source text without "@ file:line".
@@ -243,26 +253,5 @@ async function readVerifierLog(
     `verifier log ${logUri.fsPath} (${formatBytes(bytes.byteLength)}): ${verdict.verdict}, ` +
       `${source ? `source ${source.uri.fsPath}` : 'no source found'}; read and parsed in ${Date.now() - started} ms`,
   );
-  return { programs: [{ verdict, log: bytes }], selected: 0, source };
-}
-
-/** Lines after the last instruction that are the verifier's chatter, not its reason. */
-const NOT_A_REASON = /^(\s|mark_precise:|last_idx |parent |regs=|\d+: safe$|-- (BEGIN|END) PROG LOAD LOG --|libbpf: )/;
-
-/**
- * Whether a saved log is a rejection (a file does not carry the load's errno): the kernel's
- * reason follows the last instruction, where an accepted log has only statistics. Reads lines
- * from the end without splitting the whole log.
- */
-export function looksRejected(log: string): boolean {
-  for (let end = log.length; end > 0;) {
-    const start = log.lastIndexOf('\n', end - 1) + 1;
-    const line = log.slice(start, end).trimEnd();
-    end = start - 1;
-    if (!line || NOT_A_REASON.test(line)) continue;
-    const kind = classifyLine(line);
-    if (kind === 'insn') return false;
-    if (kind === 'other') return true;
-  }
-  return false;
+  return { programs: [{ verdict, log: bytes, lines }], selected: 0, source };
 }

@@ -4,15 +4,24 @@
  * a search that runs in slices so the UI never stalls. It owns the panel's DOM, built once on
  * the first `load` and refilled on every later one; logs arrive gzipped and are decoded once
  * per program. Lines are read with core's lines.ts (never re-classified here) and rendered with
- * DOM APIs and textContent only. Clicking an instruction posts `reveal` so the extension opens
- * the source at that line.
+ * DOM APIs and textContent only. Where a log line is in the source is never worked out here:
+ * each program arrives with core's line → source table (parse.ts LineSources, the rule the
+ * diagnostics use), and the panel only draws it. Clicking an instruction posts `reveal` so the
+ * extension opens the source at that line.
  * Timings are User Timing entries: `verifierLog:first-render` (from the `load` message), and
  * `verifierLog:decode` (gunzip and split into lines).
  */
 
-import type { VerifierLogPanelRequest, VerifierLogPanelUpdate, VerifierLogProgram } from '@dfs/protocol';
+import {
+  lineIndexFromBytes,
+  type LogLineKind,
+  type SourceLocation,
+  type VerifierLogPanelRequest,
+  type VerifierLogPanelUpdate,
+  type VerifierLogProgram,
+} from '@dfs/protocol';
 import { classifyLine, parseInsnLine, parseSourceLine } from '@dfs/core/verifier/lines';
-import type { LogLineKind } from '@dfs/core/verifier/model';
+import { sourceOfLine, type LineSources } from '@dfs/core/verifier/parse';
 import { FULL_STATE, stateAt, stateEntries } from '@dfs/core/verifier/states';
 import { LineSearch } from '../components/lineSearch';
 import { badge, registerComponents } from '../components/toolkit';
@@ -27,9 +36,17 @@ app.append(el('p', 'Waiting for the verifier log…', 'placeholder'));
 
 const isInsn = (line: string): boolean => /^\d+: \(/.test(line) && classifyLine(line) === 'insn';
 
-interface Location {
-  file: string;
-  line: number;
+/** A program's log, decoded: its lines and where each one is in the source. */
+interface DecodedLog {
+  lines: string[];
+  sources: LineSources;
+}
+
+/** gunzip in the browser. */
+function gunzip(gz: Uint8Array): Response {
+  // The message's bytes own their ArrayBuffer (structured clone), never a shared one.
+  const bytes = gz as Uint8Array<ArrayBuffer>;
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')));
 }
 
 class Explorer {
@@ -55,11 +72,12 @@ class Explorer {
   private readonly log: VirtualList;
   private readonly source: VirtualList;
   private programs: VerifierLogProgram[] = [];
-  /** Each program's lines, decoded once (a promise, so concurrent asks share the work). */
-  private readonly split = new Map<number, Promise<string[]>>();
+  /** Each program's log, decoded once (a promise, so concurrent asks share the work). */
+  private readonly split = new Map<number, Promise<DecodedLog>>();
   private showing = 0;
   private current = 0;
   private lines: string[] = [];
+  private sources: LineSources = { locations: [], at: new Int32Array(0) };
   private failing: number | null = null;
   private sourceName = '';
   private sourceLines: string[] = [];
@@ -168,23 +186,22 @@ class Explorer {
     app.replaceChildren(el('p', `Cannot show this log: ${String(err)}`, 'error-message'));
   }
 
-  private linesOf(index: number, gz: Uint8Array): Promise<string[]> {
-    let lines = this.split.get(index);
-    if (!lines) {
-      lines = (async () => {
+  private decode(index: number, p: VerifierLogProgram): Promise<DecodedLog> {
+    let decoded = this.split.get(index);
+    if (!decoded) {
+      decoded = (async () => {
         performance.mark('verifierLog:decode-start');
-        // The message's bytes own their ArrayBuffer (structured clone), never a shared one.
-        const bytes = gz as Uint8Array<ArrayBuffer>;
-        const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-        const text = await new Response(stream).text();
-        const out = text.split(text.includes('\r') ? /\r?\n/ : '\n');
-        if (out.at(-1) === '') out.pop();
+        const [text, table] = await Promise.all([gunzip(p.logGz).text(), gunzip(p.lineLocationsGz).arrayBuffer()]);
+        // Split as core did ('\n'), so line i here is line i of core's table.
+        const lines = text.split('\n');
+        if (lines.at(-1) === '') lines.pop();
+        if (text.includes('\r')) for (let i = 0; i < lines.length; i++) lines[i] = (lines[i] ?? '').replace(/\r$/, '');
         performance.measure('verifierLog:decode', 'verifierLog:decode-start');
-        return out;
+        return { lines, sources: { locations: p.locations, at: lineIndexFromBytes(new Uint8Array(table)) } };
       })();
-      this.split.set(index, lines);
+      this.split.set(index, decoded);
     }
-    return lines;
+    return decoded;
   }
 
   private async showProgram(index: number): Promise<void> {
@@ -196,13 +213,14 @@ class Explorer {
       return;
     }
     this.program.value = String(index);
-    const lines = await this.linesOf(index, p.logGz);
+    const { lines, sources } = await this.decode(index, p);
     if (shown !== this.showing) return; // another program was asked for meanwhile
     this.current = index;
     this.lines = lines;
+    this.sources = sources;
     const v = p.verdict;
     this.failing = v.error ? Math.min(v.error.logLine, lines.length - 1) : null;
-    const loc = v.error?.location;
+    const loc = this.failing === null ? null : sourceOfLine(sources, this.failing);
     this.failingSource = loc && loc.file === this.sourceName ? loc.line - 1 : null;
     this.title.textContent = v.section ? `${v.name} (${v.section})` : v.name;
     this.verdict.replaceChildren(badge(v.verdict));
@@ -259,15 +277,9 @@ class Explorer {
     row.append(el('span', String(i + 1), 'ln'), ' ', el('span', this.sourceLines[i] ?? '', 'tx'));
   }
 
-  /** The nearest `; … @ file:line` at or above log line `i` (line 0 means "no line"). */
-  private locationAt(i: number): Location | null {
-    for (let j = i; j >= 0; j--) {
-      const line = this.lines[j] ?? '';
-      if (!line.startsWith(';')) continue;
-      const s = parseSourceLine(line);
-      if (s?.file && s.line) return { file: s.file, line: s.line };
-    }
-    return null;
+  /** Where log line `i` is in the source, as core decided (never re-derived here). */
+  private locationAt(i: number): SourceLocation | null {
+    return sourceOfLine(this.sources, i);
   }
 
   /** The instruction line that line `i` is about: itself, the next one after a source
@@ -307,9 +319,11 @@ class Explorer {
     this.updateCount();
   }
 
-  private showSource(loc: Location | null): void {
+  private showSource(loc: SourceLocation | null): void {
     if (!loc) {
-      this.sourceTitle.textContent = this.sourceName ? `${this.sourceName}: no line annotated above` : 'no source';
+      this.sourceTitle.textContent = this.sourceName
+        ? `${this.sourceName}: no source line for this log line`
+        : 'no source';
       this.source.select(-1);
       return;
     }
@@ -324,7 +338,7 @@ class Explorer {
     this.source.select(row, { scroll: false });
   }
 
-  private reveal(loc: Location | null): void {
+  private reveal(loc: Pick<SourceLocation, 'file' | 'line'> | null): void {
     if (loc) this.post({ type: 'reveal', file: loc.file, line: loc.line });
   }
 
