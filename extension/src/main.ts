@@ -25,6 +25,7 @@ import { BudgetCodeLens } from './verifier/codeLens';
 import { VerifierService } from './verifier/service';
 import { registerTasks } from './verifier/task';
 import { bypassPanelCommand } from './webview/bypassPanel';
+import { VerifierLogExplorer } from './webview/verifierLogPanel';
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const ctx = new Ctx(context);
@@ -32,11 +33,13 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const bypass = new BypassModel(ctx);
   const verifier = new VerifierService(ctx);
   const budget = new BudgetCodeLens(verifier);
+  const explorer = new VerifierLogExplorer(ctx);
   ctx.push(bypass);
   const statusBar = new BypassStatusBar(ctx, bypass);
   ctx.push(statusBar);
   ctx.push(verifier);
   ctx.push(budget);
+  ctx.push(explorer);
   ctx.push(vscode.languages.registerCodeLensProvider({ pattern: '**/*.bpf.c' }, budget));
   ctx.push(registerTasks(ctx, verifier));
   ctx.push(verifyOnSave(ctx, verifier));
@@ -51,8 +54,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.showBypass]: bypassPanelCommand(ctx, bypass),
       [Commands.build]: buildCommand(ctx, verifier),
       [Commands.verify]: verifyCommand(ctx, verifier),
-      [Commands.showVerifierLog]: showVerifierLogCommand(ctx, verifier),
-      [Commands.openVerifierLog]: openVerifierLogCommand(ctx),
+      [Commands.showVerifierLog]: showVerifierLogCommand(ctx, verifier, explorer),
+      [Commands.openVerifierLog]: openVerifierLogCommand(ctx, explorer),
     },
     ctx.log,
   ))

@@ -11,10 +11,11 @@ import type { Ctx } from '../ctx';
 import { Commands } from '../contributions';
 import { readSettings } from '../settings';
 import type { VerifierService } from '../verifier/service';
-import { openVerifierLogFromFile, VerifierLogPanel } from '../webview/verifierLogPanel';
+import type { VerifierLogExplorer } from '../webview/verifierLogPanel';
 
-function bpfSourceOf(arg: unknown): vscode.Uri | undefined {
-  if (arg instanceof vscode.Uri) return arg;
+/** The given source, else the active editor's `.bpf.c`. */
+function bpfSourceOf(arg: vscode.Uri | undefined): vscode.Uri | undefined {
+  if (arg) return arg;
   const doc = vscode.window.activeTextEditor?.document;
   return doc && doc.fileName.endsWith('.bpf.c') ? doc.uri : undefined;
 }
@@ -38,8 +39,8 @@ export function buildCommand(ctx: Ctx, service: VerifierService): () => Promise<
   };
 }
 
-export function verifyCommand(ctx: Ctx, service: VerifierService): (arg?: unknown) => Promise<void> {
-  return async (arg?: unknown) => {
+export function verifyCommand(ctx: Ctx, service: VerifierService): (source?: vscode.Uri) => Promise<void> {
+  return async (arg?: vscode.Uri) => {
     const source = bpfSourceOf(arg);
     if (!source) {
       void vscode.window.showInformationMessage('DFS eBPF: open a .bpf.c file to verify it on the test node.');
@@ -104,8 +105,9 @@ export function verifyOnSave(ctx: Ctx, service: VerifierService): vscode.Disposa
 export function showVerifierLogCommand(
   ctx: Ctx,
   service: VerifierService,
-): (arg?: unknown, program?: unknown) => Promise<void> {
-  return async (arg?: unknown, program?: unknown) => {
+  explorer: VerifierLogExplorer,
+): (source?: vscode.Uri, program?: string) => Promise<void> {
+  return async (arg?: vscode.Uri, program?: string) => {
     const source = bpfSourceOf(arg);
     let v = source ? service.last(source) : undefined;
     try {
@@ -123,7 +125,7 @@ export function showVerifierLogCommand(
       const programs = v.outcome.programs;
       const named = programs.findIndex((p) => p.verdict.name === program);
       const rejected = programs.findIndex((p) => p.verdict.verdict === 'rejected');
-      VerifierLogPanel.show(ctx, {
+      explorer.show({
         programs: programs.map((p) => ({ verdict: p.verdict, log: p.log, lines: p.lines })),
         selected: named >= 0 ? named : Math.max(0, rejected),
         source: { uri: source, text: (await vscode.workspace.openTextDocument(source)).getText() },
@@ -135,20 +137,19 @@ export function showVerifierLogCommand(
 }
 
 /** "Open verifier log…": a saved log file (e.g. from CI), given as a URI argument or picked. */
-export function openVerifierLogCommand(ctx: Ctx): (arg?: unknown) => Promise<void> {
-  return async (arg?: unknown) => {
-    const picked =
-      arg instanceof vscode.Uri
-        ? [arg]
-        : await vscode.window.showOpenDialog({
-            title: 'Open a verifier log',
-            canSelectMany: false,
-            filters: { 'Verifier logs': ['log', 'txt'], 'All files': ['*'] },
-          });
+export function openVerifierLogCommand(ctx: Ctx, explorer: VerifierLogExplorer): (file?: vscode.Uri) => Promise<void> {
+  return async (arg?: vscode.Uri) => {
+    const picked = arg
+      ? [arg]
+      : await vscode.window.showOpenDialog({
+          title: 'Open a verifier log',
+          canSelectMany: false,
+          filters: { 'Verifier logs': ['log', 'txt'], 'All files': ['*'] },
+        });
     const uri = picked?.[0];
     if (!uri) return;
     try {
-      await openVerifierLogFromFile(ctx, uri);
+      await explorer.openFile(uri);
     } catch (err) {
       ctx.reportError(`cannot open ${uri.fsPath}`, err);
     }

@@ -22,6 +22,8 @@ export interface PanelSpec<Down extends { type: string }> {
   column?: vscode.ViewColumn | { viewColumn: vscode.ViewColumn; preserveFocus: boolean };
   /** The panel's message guard (from protocol/src/webview.ts). */
   isRequest: (m: unknown) => m is Down;
+  /** Keep the webview alive while hidden (for state that is costly to send again); default false. */
+  retainContextWhenHidden?: boolean;
 }
 
 export interface PanelHostDeps {
@@ -33,24 +35,27 @@ export class PanelHost<Up, Down extends { type: string }> implements vscode.Disp
   readonly panel: vscode.WebviewPanel;
   private ready = false;
   private disposed = false;
+  /** Counts sends, so a slow state (e.g. compressing a big log) never overtakes a newer one. */
+  private sends = 0;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly disposeListeners: (() => void)[] = [];
 
   /**
-   * @param state what to send after every `ready` (undefined: nothing yet)
+   * @param state what to send after every `ready` and on sendState() (undefined: nothing yet);
+   *   it may take time (a promise): only the newest send is delivered
    * @param onRequest every checked message except `ready`
    */
   constructor(
-    deps: PanelHostDeps,
+    private readonly deps: PanelHostDeps,
     private readonly spec: PanelSpec<Down>,
-    private readonly state: () => Up | undefined,
+    private readonly state: () => Up | undefined | Promise<Up | undefined>,
     onRequest: (m: Exclude<Down, { type: 'ready' }>) => void,
   ) {
     const root = vscode.Uri.joinPath(deps.extension.extensionUri, 'dist', 'webview');
     this.panel = vscode.window.createWebviewPanel(spec.viewType, spec.title, spec.column ?? vscode.ViewColumn.Active, {
       enableScripts: true,
       localResourceRoots: [root],
-      retainContextWhenHidden: false,
+      retainContextWhenHidden: spec.retainContextWhenHidden ?? false,
     });
     const web = this.panel.webview;
     web.html = webviewHtml({
@@ -79,8 +84,19 @@ export class PanelHost<Up, Down extends { type: string }> implements vscode.Disp
   /** Send the owner's current state now, if the webview has said `ready` (else it is sent then). */
   sendState(): void {
     if (!this.ready || this.disposed) return;
-    const s = this.state();
-    if (s !== undefined) void this.panel.webview.postMessage(s);
+    const sent = ++this.sends;
+    void Promise.resolve()
+      .then(() => this.state())
+      .then(async (s) => {
+        if (s === undefined || sent !== this.sends || this.disposed) return;
+        if (!(await this.panel.webview.postMessage(s)))
+          this.deps.log.warn(`${this.spec.viewType} did not take its state`);
+      })
+      .catch((err: unknown) => this.deps.log.error(`cannot send ${this.spec.viewType} its state: ${String(err)}`));
+  }
+
+  get viewColumn(): vscode.ViewColumn | undefined {
+    return this.panel.viewColumn;
   }
 
   reveal(column?: vscode.ViewColumn, preserveFocus = false): void {
@@ -105,22 +121,22 @@ export class PanelHost<Up, Down extends { type: string }> implements vscode.Disp
 }
 
 /**
- * At most one open instance of a panel, kept in the closure of the command that shows it:
- * `show()` reveals the open one (after `update` gave it new data) or creates one.
+ * At most one open instance of a panel, kept in the closure of its owner (a command or an
+ * explorer object): `show(data)` gives the open one the new data and reveals it, or creates one.
  */
-export function singlePanel<P extends { host: { reveal(): void; onDidDispose(fn: () => void): void } }>(
-  create: () => P,
-  update?: (open: P) => void,
-): { show: () => P; current: () => P | undefined } {
+export function singlePanel<P extends { host: { reveal(): void; onDidDispose(fn: () => void): void } }, A = void>(
+  create: (data: A) => P,
+  update?: (open: P, data: A) => void,
+): { show: (data: A) => P; current: () => P | undefined } {
   let open: P | undefined;
   return {
-    show: () => {
+    show: (data: A) => {
       if (open) {
-        update?.(open);
+        update?.(open, data);
         open.host.reveal();
         return open;
       }
-      const p = create();
+      const p = create(data);
       open = p;
       p.host.onDidDispose(() => {
         if (open === p) open = undefined;

@@ -1,11 +1,12 @@
 /**
- * The verifier log explorer's host: one webview panel at a time (shown again, with new data,
- * on every show), fed by a typed `load` after the webview says `ready`: each program's verdict,
+ * The verifier log explorer: one webview panel at a time (shown again, with new data, on
+ * every show; the webview plumbing is PanelHost's), fed by a typed `load` after the webview
+ * says `ready`: each program's verdict,
  * its log and core's line → source table (parse.ts LineSources), the last two gzipped. A
  * `reveal` from it opens the C source at that line in the first editor column while the panel
  * sits beside it (or beside the panel when the panel is the first column itself). It needs
  * only the extension context and the log channel (VerifierLogDeps), not the whole Ctx.
- * openVerifierLogFromFile() reads a saved, one-program verifier log and shows it; what the
+ * VerifierLogExplorer.openFile() reads a saved, one-program verifier log and shows it; what the
  * log means (rejected or not, which file it annotates, each line's source) is core's to say.
  */
 
@@ -17,12 +18,13 @@ import {
   isVerifierLogPanelRequest,
   lineIndexToBytes,
   type ProgramVerdict,
+  type VerifierLogPanelRequest,
   type VerifierLogPanelUpdate,
   type VerifierLogProgram,
 } from '@dfs/protocol';
 import { annotatedFile } from '@dfs/core/verifier/lines';
 import { looksRejected, parseProgramLog, type LineSources } from '@dfs/core/verifier/parse';
-import { webviewHtml } from './html';
+import { PanelHost, singlePanel } from './panelHost';
 
 /** What the panel takes from the extension (Ctx satisfies it). */
 export interface VerifierLogDeps {
@@ -55,58 +57,36 @@ async function wireProgram(p: VerifierLogData['programs'][number]): Promise<Veri
   return { verdict: p.verdict, logGz, locations: p.lines.locations, lineLocationsGz };
 }
 
-export class VerifierLogPanel implements vscode.Disposable {
-  private static current: VerifierLogPanel | undefined;
+/** One open explorer: its PanelHost and the data it shows. */
+class VerifierLogPanel {
+  readonly host: PanelHost<VerifierLogPanelUpdate, VerifierLogPanelRequest>;
 
-  /** Shows `data` in the explorer, reusing the open panel when there is one. */
-  static show(deps: VerifierLogDeps, data: VerifierLogData): VerifierLogPanel {
-    const reused = VerifierLogPanel.current;
-    const p = reused ?? new VerifierLogPanel(deps, data);
-    VerifierLogPanel.current = p;
-    if (reused) {
-      reused.data = data;
-      reused.panel.title = reused.title();
-      reused.panel.reveal(undefined, false);
-      reused.send();
-    }
-    return p;
-  }
-
-  private readonly panel: vscode.WebviewPanel;
-  private readonly disposables: vscode.Disposable[] = [];
-  /** Whether the webview said `ready`: a `load` posted earlier would be lost or doubled. */
-  private ready = false;
-  /** Counts sends, so a slow compression never overtakes a newer one. */
-  private sends = 0;
-  private disposed = false;
-
-  private constructor(
+  constructor(
     private readonly deps: VerifierLogDeps,
     private data: VerifierLogData,
   ) {
-    const root = vscode.Uri.joinPath(deps.extension.extensionUri, 'dist', 'webview');
-    this.panel = vscode.window.createWebviewPanel(
-      'dfsEbpf.verifierLog',
-      this.title(),
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+    this.host = new PanelHost(
+      deps,
       {
-        enableScripts: true,
-        localResourceRoots: [root],
+        viewType: 'dfsEbpf.verifierLog',
+        title: this.title(),
+        bundle: 'verifierLog',
+        style: true,
+        column: { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+        isRequest: isVerifierLogPanelRequest,
         // A million-line log is costly to send and split again; keep the webview when hidden.
         retainContextWhenHidden: true,
       },
+      () => this.load(),
+      (m) => this.onRequest(m),
     );
-    const web = this.panel.webview;
-    web.html = webviewHtml({
-      cspSource: web.cspSource,
-      scriptUri: web.asWebviewUri(vscode.Uri.joinPath(root, 'verifierLog.js')).toString(),
-      styleUri: web.asWebviewUri(vscode.Uri.joinPath(root, 'verifierLog.css')).toString(),
-      title: 'Verifier log',
-    });
-    this.disposables.push(
-      web.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
-      this.panel.onDidDispose(() => this.dispose()),
-    );
+  }
+
+  /** Show other data in this panel. */
+  replace(data: VerifierLogData): void {
+    this.data = data;
+    this.host.title = this.title();
+    this.host.sendState();
   }
 
   private title(): string {
@@ -114,19 +94,11 @@ export class VerifierLogPanel implements vscode.Disposable {
     return p ? `Verifier log: ${p.verdict.name}` : 'Verifier log';
   }
 
-  private onMessage(m: unknown): void {
-    if (!isVerifierLogPanelRequest(m)) {
-      this.deps.log.warn(`verifier log panel sent an unknown message: ${JSON.stringify(m)}`);
-      return;
-    }
+  private onRequest(m: Exclude<VerifierLogPanelRequest, { type: 'ready' }>): void {
     switch (m.type) {
-      case 'ready':
-        this.ready = true;
-        this.send();
-        return;
       case 'selectProgram':
         this.data.selected = m.index;
-        this.panel.title = this.title();
+        this.host.title = this.title();
         return;
       case 'reveal':
         this.reveal(m.file, m.line).catch((err: unknown) =>
@@ -136,30 +108,19 @@ export class VerifierLogPanel implements vscode.Disposable {
     }
   }
 
-  private send(): void {
-    if (!this.ready || this.disposed) return;
-    const sent = ++this.sends;
+  /** The `load` message: every program compressed (PanelHost delivers only the newest). */
+  private async load(): Promise<VerifierLogPanelUpdate> {
     const started = Date.now();
     const { programs, selected, source } = this.data;
-    void Promise.all(programs.map(wireProgram))
-      .then(async (compressed) => {
-        if (sent !== this.sends || this.disposed) return;
-        const msg: VerifierLogPanelUpdate = {
-          type: 'load',
-          programs: compressed,
-          selected: selected ?? 0,
-          source: source ? { name: basename(source.uri), text: source.text } : null,
-        };
-        const zipped = Date.now();
-        const delivered = await this.panel.webview.postMessage(msg);
-        const size = formatBytes(compressed.reduce((n, p) => n + p.logGz.byteLength + p.lineLocationsGz.byteLength, 0));
-        if (delivered) {
-          this.deps.log.info(
-            `verifier log panel: compressed in ${zipped - started} ms, ${size} sent in ${Date.now() - zipped} ms`,
-          );
-        } else this.deps.log.warn('the verifier log panel did not take the log');
-      })
-      .catch((err: unknown) => this.deps.log.error(`cannot send the verifier log to its panel: ${String(err)}`));
+    const compressed = await Promise.all(programs.map(wireProgram));
+    const size = formatBytes(compressed.reduce((n, p) => n + p.logGz.byteLength + p.lineLocationsGz.byteLength, 0));
+    this.deps.log.info(`verifier log panel: ${size} compressed in ${Date.now() - started} ms`);
+    return {
+      type: 'load',
+      programs: compressed,
+      selected: selected ?? 0,
+      source: source ? { name: basename(source.uri), text: source.text } : null,
+    };
   }
 
   /** Opens `file` (a basename, as the log names it) at 1-based `line` in the first column, or
@@ -172,7 +133,7 @@ export class VerifierLogPanel implements vscode.Disposable {
     }
     const at = new vscode.Position(Math.max(0, line - 1), 0);
     const editor = await vscode.window.showTextDocument(uri, {
-      viewColumn: this.panel.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Beside : vscode.ViewColumn.One,
+      viewColumn: this.host.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Beside : vscode.ViewColumn.One,
       preserveFocus: false,
       selection: new vscode.Range(at, at),
     });
@@ -186,12 +147,44 @@ export class VerifierLogPanel implements vscode.Disposable {
     const beside = vscode.Uri.joinPath(source, '..', file);
     return (await exists(beside)) ? beside : undefined;
   }
+}
+
+/**
+ * The verifier log explorer: at most one panel, reused (with new data) on every show. Built
+ * once by activate() and handed to the commands that show logs; disposed with the Ctx.
+ */
+export class VerifierLogExplorer implements vscode.Disposable {
+  private readonly panels = singlePanel(
+    (data: VerifierLogData) => new VerifierLogPanel(this.deps, data),
+    (open, data) => open.replace(data),
+  );
+
+  constructor(private readonly deps: VerifierLogDeps) {}
+
+  /** Shows `data` in the explorer, reusing the open panel when there is one. */
+  show(data: VerifierLogData): void {
+    this.panels.show(data);
+  }
+
+  /**
+   * Reads a saved verifier log (plain text, one program) and shows it, parsed by core. The
+   * source is `sourceUri`, else the file the log's `@ file:line` annotations name, looked for
+   * beside the log and then in the workspace. Rejects when the log cannot be read; a source
+   * that is not found only leaves that pane empty.
+   */
+  async openFile(logUri: vscode.Uri, sourceUri?: vscode.Uri): Promise<void> {
+    // Read and parse first, then open the panel: both keep the one extension host thread busy,
+    // and done at once they take longer than one after the other (a million lines in code-server:
+    // about 4.5 s against 3.6 s to the first rendered row). The status bar shows the reading.
+    const data = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'DFS eBPF: reading the verifier log' },
+      () => readVerifierLog(this.deps, logUri, sourceUri),
+    );
+    this.show(data);
+  }
 
   dispose(): void {
-    this.disposed = true;
-    if (VerifierLogPanel.current === this) VerifierLogPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
+    this.panels.current()?.host.dispose();
   }
 }
 
@@ -202,27 +195,6 @@ async function exists(uri: vscode.Uri): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * Reads a saved verifier log (plain text, one program) and shows it, parsed by core's
- * parseVerifierLog. The source is `sourceUri`, else the file the log's `@ file:line`
- * annotations name, looked for beside the log and then in the workspace. Rejects when the log
- * cannot be read; a source that is not found only leaves that pane empty.
- */
-export async function openVerifierLogFromFile(
-  deps: VerifierLogDeps,
-  logUri: vscode.Uri,
-  sourceUri?: vscode.Uri,
-): Promise<VerifierLogPanel> {
-  // Read and parse first, then open the panel: both keep the one extension host thread busy,
-  // and done at once they take longer than one after the other (a million lines in code-server:
-  // about 4.5 s against 3.6 s to the first rendered row). The status bar shows the reading.
-  const data = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: 'DFS eBPF: reading the verifier log' },
-    () => readVerifierLog(deps, logUri, sourceUri),
-  );
-  return VerifierLogPanel.show(deps, data);
 }
 
 async function readVerifierLog(
