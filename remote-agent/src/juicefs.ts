@@ -7,7 +7,7 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { JuiceFsMount } from '@dfs/protocol';
 import { cgroup2Root } from './kernel';
 
@@ -22,6 +22,16 @@ export function parseJuiceFsMountpoints(mountinfo: string): string[] {
     if (mp) out.push(mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
   }
   return out;
+}
+
+/**
+ * A mountpoint as the kernel writes it: normalized (`/mnt//jfs/./` → `/mnt/jfs`), no trailing
+ * slash, so that a path typed with one still names the mount. Null for a relative path.
+ */
+export function normalizeMountpoint(path: string): string | null {
+  if (!path.startsWith('/')) return null;
+  const n = posix.normalize(path);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
 /**

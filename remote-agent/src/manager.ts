@@ -27,7 +27,7 @@ import {
 import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus, type BypassTarget } from './bypass';
 import { AgentError, fromNative } from './errors';
-import { discoverJuiceFs, publicMount, type DiscoveredMount } from './juicefs';
+import { discoverJuiceFs, normalizeMountpoint, publicMount, type DiscoveredMount } from './juicefs';
 import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
 import type { AgentLog } from './log';
 import type { Addon } from './native';
@@ -91,14 +91,20 @@ export class Manager {
     }
   }
 
+  /**
+   * The mount a bypass request is about: the one named (a trailing slash or `//` still names
+   * it), else the only one; several without a name are refused with their list.
+   */
   private chooseMount(mountpoint: string | undefined): DiscoveredMount {
     const mounts = discoverJuiceFs();
+    const found = mounts.map((x) => x.mountpoint).join(', ') || 'none';
     if (mountpoint !== undefined) {
-      const m = mounts.find((x) => x.mountpoint === mountpoint);
+      const want = normalizeMountpoint(mountpoint);
+      const m = mounts.find((x) => x.mountpoint === want);
       if (!m) {
         throw new AgentError(
           ErrorCode.JuiceFsNotFound,
-          `no JuiceFS mount at ${mountpoint} in this node's network namespace (found: ${mounts.map((x) => x.mountpoint).join(', ') || 'none'})`,
+          `no JuiceFS mount at ${mountpoint} in this node's network namespace (found: ${found})`,
         );
       }
       return m;
@@ -108,7 +114,7 @@ export class Manager {
     if (more.length > 0) {
       throw new AgentError(
         ErrorCode.BadRequest,
-        `several JuiceFS mounts on this node (${mounts.map((x) => x.mountpoint).join(', ')}); say which one`,
+        `several JuiceFS mounts on this node (${found}); say which one: --mount PATH in the CLI, the dfsEbpf.bypass.mount setting or the quick pick in VS Code`,
       );
     }
     return only;

@@ -1,8 +1,8 @@
 // Reading JuiceFS's own configuration (remote-agent/src/juicefs.ts): mountinfo parsing,
-// the metadata URL from a daemon's command line, and password redaction.
+// the metadata URL from a daemon's command line, password redaction, mountpoint normalization.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { metaUrlFromCmdline, parseJuiceFsMountpoints, redactUrl } from '../../remote-agent/src/juicefs';
+import { metaUrlFromCmdline, normalizeMountpoint, parseJuiceFsMountpoints, redactUrl } from '../../remote-agent/src/juicefs';
 
 test('only fuse.juicefs mounts are found, with octal escapes decoded', () => {
   const mi = [
@@ -29,4 +29,12 @@ test('passwords are redacted, everything else kept', () => {
   assert.equal(redactUrl('redis://:secret@10.0.0.1:6379/1'), 'redis://:***@10.0.0.1:6379/1');
   assert.equal(redactUrl('mysql://user:p@ss@(db:3306)/jfs'), 'mysql://user:***@(db:3306)/jfs');
   assert.equal(redactUrl('redis://127.0.0.1:6379/1'), 'redis://127.0.0.1:6379/1');
+});
+
+test('a mountpoint typed with a trailing slash or doubled slashes names the mount', () => {
+  assert.equal(normalizeMountpoint('/mnt/dfs-ebpf/n0/'), '/mnt/dfs-ebpf/n0');
+  assert.equal(normalizeMountpoint('/mnt//dfs-ebpf/./n0///'), '/mnt/dfs-ebpf/n0');
+  assert.equal(normalizeMountpoint('/mnt/dfs-ebpf/n0'), '/mnt/dfs-ebpf/n0');
+  assert.equal(normalizeMountpoint('/'), '/');
+  assert.equal(normalizeMountpoint('mnt/jfs'), null);
 });
