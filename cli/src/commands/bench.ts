@@ -16,7 +16,7 @@ import { readLocalNode } from '@dfs/core/testnode';
 import { mountUnixMeta, openBenchRedisAccess } from '@dfs/core/testnode/benchAccess';
 import { numberValue, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
-import { openSession } from './bypass';
+import { openSession } from '../session';
 import { repoRootOfCli } from '../paths';
 
 /** `dfs-ebpf bench verify [FILE.bpf.c] [--rounds N]`: the save-to-diagnostic loop, A/B. */

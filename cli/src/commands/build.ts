@@ -23,7 +23,7 @@ import {
 } from '@dfs/core/verifier/verify';
 import { numberValue, UsageError, value, type Parsed } from '../args';
 import { printJson, printLines, type Io } from '../output';
-import { openSession } from './bypass';
+import { openSession } from '../session';
 
 /** DIAG as DESIGN.md §7 defines it; `file` as the user gave it when it is that file, else the basename. */
 interface Diag {

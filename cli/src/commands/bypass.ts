@@ -15,23 +15,14 @@ import {
   type BypassAttachParams,
   type BypassStatus,
 } from '@dfs/protocol';
-import { connectNode } from '@dfs/core/agent/connect';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { buildForNode } from '@dfs/core/build/forNode';
 import { DfsError } from '@dfs/core/errors';
 import { targetAddress } from '@dfs/core/ssh/target';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
 import { numberValue, UsageError, value, type Parsed } from '../args';
-import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
-import { agentBundleDir } from '../paths';
-
-export async function openSession(p: Parsed, io: Io): Promise<NodeSession> {
-  return connectNode(
-    value(p, 'node'),
-    {},
-    { log: stderrLogger(io), progress: stderrProgress(io), clientName: 'dfs-ebpf cli', bundleDir: agentBundleDir() },
-  );
-}
+import { printJson, printLines, type Io } from '../output';
+import { openSession } from '../session';
 
 /** The `bypass` object of `status --json`: contract keys first, then the detail. */
 export function bypassDoc(b: BypassStatus): Record<string, unknown> {
