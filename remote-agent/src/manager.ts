@@ -169,7 +169,7 @@ export class Manager {
       const pinDir = params.pin ? preparePinDir(mount.cgroup) : null;
       let session: BypassSession;
       try {
-        session = BypassSession.attach(
+        session = await BypassSession.attach(
           this.addon,
           this.log,
           { elf, objectName, mountpoint: mount.mountpoint, cgroup: mount.cgroup, endpoints },
@@ -250,7 +250,7 @@ export class Manager {
   }
 
   /** Load every program of an object (never attached) and return the verifier logs. */
-  verify(params: VerifyParams, opId: number): VerifyResult {
+  verify(params: VerifyParams, opId: number): Promise<VerifyResult> {
     return verifyObject(this.addon, params, this.log, opId);
   }
 

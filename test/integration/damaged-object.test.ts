@@ -26,6 +26,7 @@ import { DfsError } from '../../core/src/errors';
 import { nodeDown } from '../../core/src/testnode';
 import { applyFlips, btfCrashRecipe, section } from '../support/damage';
 import { openSession, upNode } from '../support/node';
+import { whenNodeLockFree } from '../support/nodeLock';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsnadmg';
@@ -74,7 +75,7 @@ test('the recipe flips two bits inside .BTF', () => {
   assert.equal(bits, 2);
 });
 
-test('bpf/verify of the damaged object: BadObject, and the same agent keeps serving', async () => {
+test('bpf/verify of the damaged object: BadObject, and the same agent keeps serving', async (t) => {
   const agent = spawn('unshare', ['--net', process.execPath, join(repoRoot(), 'dist/agent/agent.js'), '--stdio'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -90,6 +91,7 @@ test('bpf/verify of the damaged object: BadObject, and the same agent keeps serv
       ErrorCode.BadObject,
     );
     assert.match(err.message, /damaged\.bpf\.o/);
+    t.diagnostic(err.message);
     assert.equal(agent.exitCode, null, `agent still running; its stderr:\n${Buffer.concat(stderr).toString()}`);
     // The same process answers, and verifies the intact object.
     const again = await client.request(InitializeRequest, { client: 'test', protocolVersion: PROTOCOL_VERSION });
@@ -106,13 +108,13 @@ test('bpf/verify of the damaged object: BadObject, and the same agent keeps serv
 });
 
 before(async () => {
-  await upNode(NAME);
+  await whenNodeLockFree(() => upNode(NAME));
 });
 after(async () => {
-  await nodeDown({ name: NAME });
+  await whenNodeLockFree(() => nodeDown({ name: NAME }));
 });
 
-test('bypass/attach with the damaged object: BadObject, nothing attached, the session lives on', async () => {
+test('bypass/attach with the damaged object: BadObject, nothing attached, the session lives on', async (t) => {
   const session = await openSession(NAME);
   try {
     const pid = session.info.agentPid;
@@ -123,6 +125,7 @@ test('bypass/attach with the damaged object: BadObject, nothing attached, the se
       ErrorCode.BadObject,
     );
     assert.match(err.message, /damaged\.bpf\.o/);
+    t.diagnostic(err.message);
     const st = await session.request(BypassStatusRequest, {});
     assert.equal(st.attached, false);
     assert.deepEqual(bpfFdsOf(pid), [], 'the agent holds no BPF object after the refused attach');
