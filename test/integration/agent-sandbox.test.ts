@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BypassStatusRequest, ErrorCode, InitializeRequest, PROTOCOL_VERSION, VerifyRequest } from '../../protocol/src';
@@ -15,6 +15,7 @@ import { compileBpf } from '../../core/src/build/clang';
 import { localVmlinuxDir } from '../../core/src/build/vmlinux';
 import { DfsError } from '../../core/src/errors';
 import { section } from '../support/damage';
+import { childrenOf } from '../support/procfs';
 import { repoRoot } from '../support/repo';
 
 const ws = mkdtempSync(join(tmpdir(), 'dfs-sandbox-it-'));
@@ -29,22 +30,6 @@ function startAgent(): { client: AgentClient; kill: () => void; pid: () => numbe
     kill: () => agent.kill('SIGKILL'),
     pid: () => agent.pid,
   };
-}
-
-/** Child processes of `pid` (the sandbox children of an agent), from /proc. */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
 }
 
 const bypassObject = (): Buffer => readFileSync(join(repoRoot(), 'build/bpf/bypass.bpf.o'));

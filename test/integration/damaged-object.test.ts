@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BypassAttachRequest,
@@ -27,6 +27,7 @@ import { nodeDown } from '../../core/src/testnode';
 import { applyFlips, btfCrashRecipe, section } from '../support/damage';
 import { openSession, upNode } from '../support/node';
 import { whenNodeLockFree } from '../support/nodeLock';
+import { bpfFdsOf } from '../support/procfs';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsnadmg';
@@ -48,20 +49,6 @@ async function expectCode<P, R>(agent: Requester, spec: RequestSpec<P, R>, param
     return err;
   }
   assert.fail(`${spec.method} should have failed with code ${code}`);
-}
-
-/** BPF programs, maps and links the process holds by fd (anon inodes "bpf-prog", "bpf-map", "bpf_link"). */
-function bpfFdsOf(pid: number): string[] {
-  const dir = `/proc/${pid}/fd`;
-  return readdirSync(dir)
-    .map((fd) => {
-      try {
-        return readlinkSync(join(dir, fd));
-      } catch {
-        return ''; // closed while we listed
-      }
-    })
-    .filter((l) => /anon_inode:bpf/.test(l));
 }
 
 test('the recipe flips two bits inside .BTF', () => {
