@@ -137,7 +137,12 @@ function openAndLoad(addon: Addon, elf: Buffer, objectName: string): { obj: BpfO
     requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
     requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', BYPASS_POLICY_VALUE_SIZE, BYPASS_ENDPOINT_KEY_SIZE);
     requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', BYPASS_STATS_SIZE, 4);
-    const res = obj.load();
+    let res: LoadResult;
+    try {
+      res = obj.load();
+    } catch (err) {
+      throw fromNative(err, `loading ${objectName}`);
+    }
     if (res.errno !== 0) throw loadError(res, progs, objectName);
     return { obj, progs };
   } catch (err) {
@@ -190,7 +195,7 @@ export class BypassSession {
       return session;
     } catch (err) {
       obj.close();
-      throw err;
+      throw fromNative(err, `attaching ${target.objectName}`);
     }
   }
 
