@@ -47,6 +47,8 @@ const MAX_CHILDREN = 2;
 /** Largest answer read from a child (verify results carry gzipped logs of up to 256 MiB). */
 const MAX_ANSWER_BYTES = 256 << 20;
 const LOG_LEVELS = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
+/** Longest stderr line kept from a child (a longer one is cut). */
+const MAX_LINE = 64 << 10;
 
 export interface SandboxOptions {
   /** The command that runs a child; by default this agent script with --check-object. */
@@ -175,6 +177,10 @@ async function runChild<R>(
   child.stderr.on('data', (d: string) => {
     const lines = (errPartial + d).split('\n');
     errPartial = lines.pop() ?? '';
+    if (errPartial.length > MAX_LINE) {
+      lines.push(errPartial.slice(0, MAX_LINE));
+      errPartial = '';
+    }
     for (const l of lines) if (l.trim() !== '') relay(l, log, opId, stray);
   });
   // A child that dies before reading its input makes these writes fail: its exit says why.
@@ -186,9 +192,10 @@ async function runChild<R>(
     timedOut = true;
     child.kill('SIGKILL');
   }, limits.timeoutMs);
+  let spawnError: Error | undefined;
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     child.on('error', (err) => {
-      stray.push(`spawn: ${err.message}`);
+      spawnError = err;
       resolve([null, null]);
     });
     child.on('close', (c, s) => resolve([c, s]));
@@ -198,6 +205,8 @@ async function runChild<R>(
   if (errPartial.trim() !== '') relay(errPartial, log, opId, stray);
 
   const name = job.objectName;
+  // Not the object's fault: the agent could not start a child at all (fork or exec failed).
+  if (spawnError) throw new AgentError(ErrorCode.Internal, `cannot start a sandbox child: ${spawnError.message}`);
   const detail = stray.length > 0 ? stray.join('\n') : undefined;
   if (timedOut) {
     throw badObject(name, `the loader did not finish within ${Math.round(limits.timeoutMs / 1000)} s (killed)`, detail);
