@@ -114,7 +114,15 @@ async function main(): Promise<number> {
       const rssStart = rssMiB(pid);
       const t2 = Date.now();
       const bypass = readFileSync(join(repoRoot(), 'build/bpf/bypass.bpf.o'));
-      const stats = await fuzzAttach(session, bypass, { seed, first: 2_000_000, count: attach });
+      const stats = await fuzzAttach(session, bypass, {
+        seed,
+        first: 2_000_000,
+        count: attach,
+        onProgress: (s) => {
+          if (s.inputs % 100 === 0)
+            say(`  ${s.inputs}/${attach} (${((Date.now() - t2) / 1000).toFixed(0)} s, agent RSS ${rssMiB(pid)} MiB)`);
+        },
+      });
       ok = report('bypass/attach', stats, (Date.now() - t2) / 1000) && ok;
       say(
         `bypass/attach: agent RSS ${rssStart} MiB at start, ${rssMiB(pid)} MiB at end; BPF fds held after: ${bpfFdsOf(pid).length}`,
