@@ -143,7 +143,11 @@ function asVerifyResult(v: unknown): VerifyResult | null {
   return ok ? { kernel: r.kernel, programs: r.programs } : null;
 }
 
-/** `bpf/verify`: the whole verification in a sandbox child (sandbox.ts); the agent only waits. */
+/**
+ * `bpf/verify`: the whole verification in a sandbox child (sandbox.ts); the agent only waits.
+ * The agent's addon is not used here (the child loads its own); the parameter keeps the
+ * manager's call as it was.
+ */
 export function verifyObject(
   _addon: Addon,
   p: VerifyParams,
