@@ -126,7 +126,7 @@ test('bypass/attach with the damaged object: BadObject, nothing attached, the se
     assert.equal(on.owner, 'this-connection');
     const off = await session.request(BypassDetachRequest, {});
     assert.equal(off.attached, false);
-    assert.equal(session.info.agentPid, pid);
+    process.kill(pid, 0); // throws ESRCH if the session's agent process died
     assert.deepEqual(bpfFdsOf(pid), [], 'nothing left after detach');
   } finally {
     session.close();

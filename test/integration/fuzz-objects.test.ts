@@ -79,7 +79,7 @@ test('bypass/attach: 40 damaged bypass objects on a node; nothing stays attached
     t.diagnostic(stats.summary());
     assertClean(stats, 'bypass/attach');
     assert.equal((await session.request(BypassStatusRequest, {})).attached, false);
-    assert.equal(session.info.agentPid, pid);
+    process.kill(pid, 0); // throws ESRCH if the session's agent process died
     assert.deepEqual(bpfFdsOf(pid), [], 'the agent holds no BPF object');
     assert.deepEqual(childrenOf(pid), [], 'no sandbox child is left');
   } finally {
