@@ -32,6 +32,7 @@ const say = (s: string): boolean => process.stdout.write(s + '\n');
 function report(what: string, stats: FuzzStats, seconds: number): boolean {
   say(`${what}: ${stats.summary()}`);
   say(`${what}: ${(stats.inputs / seconds).toFixed(1)} inputs/s over ${seconds.toFixed(0)} s`);
+  for (const [code, example] of stats.examples) say(`  e.g. ${code}: ${example.slice(0, 300)}`);
   for (const f of stats.failures) {
     say(`  FAILED #${f.index} ${f.base} (${f.mutation}): ${f.outcome.kind} ${f.outcome.message ?? ''}`);
   }

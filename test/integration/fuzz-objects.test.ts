@@ -58,6 +58,7 @@ test(
       const info = await client.request(InitializeRequest, { client: 'fuzz', protocolVersion: PROTOCOL_VERSION });
       const stats = await fuzzVerify(client, baseObjects(), { seed: SEED, count: 240, concurrency: 3 });
       t.diagnostic(stats.summary());
+      for (const [code, example] of stats.examples) t.diagnostic(`e.g. ${code}: ${example.slice(0, 300)}`);
       assertClean(stats, 'bpf/verify');
       assert.ok(stats.count('result') > 0 && stats.count('coded') > 0, 'both kinds of answers occur');
       const again = await client.request(InitializeRequest, { client: 'fuzz', protocolVersion: PROTOCOL_VERSION });

@@ -67,6 +67,8 @@ export class FuzzStats {
   inputs = 0;
   readonly kinds = new Map<OutcomeKind, number>();
   readonly codes = new Map<string, number>();
+  /** The first answer seen with each code: what the agent says about damage of that kind. */
+  readonly examples = new Map<string, string>();
   /** BadObjects that say the object crashed the loader: caught by the sandbox. */
   loaderCrashes = 0;
   /** Calls of btfLineInfo that threw. */
@@ -79,6 +81,8 @@ export class FuzzStats {
     this.inputs++;
     this.kinds.set(o.kind, (this.kinds.get(o.kind) ?? 0) + 1);
     if (o.code) this.codes.set(o.code, (this.codes.get(o.code) ?? 0) + 1);
+    if (o.code && !this.examples.has(o.code))
+      this.examples.set(o.code, `#${index} ${base} (${m.kind}): ${o.message ?? ''}`);
     if (o.message && /crashed the loader/.test(o.message)) this.loaderCrashes++;
     this.maxMs = Math.max(this.maxMs, o.ms);
     this.totalMs += o.ms;
