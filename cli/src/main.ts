@@ -4,7 +4,7 @@
  * one-line reason on stderr. Without --node, commands target the local test node dfsnode0.
  */
 
-import { errorCodeName } from '@dfs/protocol';
+import { ErrorCode, errorCodeName } from '@dfs/protocol';
 import { DfsError, describeError } from '@dfs/core/errors';
 import { parseArgs, UsageError, type OptionSpec } from './args';
 import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
@@ -75,7 +75,8 @@ run(process.argv.slice(2)).then(
       process.stderr.write(`dfs-ebpf: ${err.message}\n`);
       process.exit(2);
     }
-    const code = err instanceof DfsError ? ` [${errorCodeName(err.code)}]` : '';
+    // Every failure line carries a code; one that is not a DfsError is a bug of ours: Internal.
+    const code = ` [${errorCodeName(err instanceof DfsError ? err.code : ErrorCode.Internal)}]`;
     process.stderr.write(`dfs-ebpf: ${describeError(err).split('\n')[0] ?? ''}${code}\n`);
     if (process.argv.includes('--verbose') && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
     process.exit(1);

@@ -1,5 +1,13 @@
 {
   # The agent's libbpf addon: build/Release/dfs_bpf.node (see remote-agent/src/native.ts).
+  # libbpf 1.7.0 is linked in statically, with its own headers, from the pinned cache that
+  # scripts/libbpf.mjs fetches and builds (the same headers bpf/Makefile uses); its symbols stay
+  # hidden (--exclude-libs), so a system libbpf.so can never interpose. libelf and zlib stay
+  # dynamic: Debian's libelf.a is not position-independent (initial-exec TLS), and libelf.so
+  # needs libz.so anyway.
+  "variables": {
+    "libbpf_dir": "<!(node ../../scripts/libbpf.mjs dir)"
+  },
   "targets": [
     {
       "target_name": "dfs_bpf",
@@ -13,11 +21,16 @@
         "object_load.cc",
         "socket_ops.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<(libbpf_dir)/include", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
       "cflags!": ["-Wno-unused-parameter"],
-      "libraries": ["-lbpf"]
+      "libraries": [
+        "<(libbpf_dir)/lib/libbpf.a",
+        "-lelf",
+        "-lz",
+        "-Wl,--exclude-libs,ALL"
+      ]
     }
   ]
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <limits>
 
@@ -34,6 +35,51 @@ __attribute__((format(printf, 2, 0))) int CaptureLibbpfMessage(enum libbpf_print
   if (recentMessages.size() == kKeptMessages) recentMessages.pop_front();
   recentMessages.push_back(std::move(message));
   return n;
+}
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    size_t len;
+    uint32_t min;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, min = 0x80, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, min = 0x800, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Printable ASCII as is, every other byte as \xNN: safe to put in any message.
+std::string Escaped(const char *s) {
+  std::string out;
+  for (const unsigned char *p = reinterpret_cast<const unsigned char *>(s); *p != 0; ++p) {
+    if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+      out += static_cast<char>(*p);
+    } else {
+      char hex[5];
+      snprintf(hex, sizeof hex, "\\x%02x", *p);
+      out += hex;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -112,6 +158,17 @@ std::optional<Napi::Buffer<uint8_t>> BufferArg(Napi::Env env, Napi::Value value,
     return std::nullopt;
   }
   return value.As<Napi::Buffer<uint8_t>>();
+}
+
+std::optional<Napi::String> ObjectNameValue(Napi::Env env, const char *name, const char *what,
+                                            const char *op) {
+  if (name == nullptr) name = "";
+  if (!IsValidUtf8(reinterpret_cast<const unsigned char *>(name), strlen(name))) {
+    ThrowNativeError(env, op, EILSEQ,
+                     std::string(what) + " name '" + Escaped(name) + "' is not valid UTF-8");
+    return std::nullopt;
+  }
+  return Napi::String::New(env, name);
 }
 
 std::optional<int> FdArg(Napi::Env env, Napi::Value value) {

@@ -55,4 +55,10 @@ std::optional<Napi::Buffer<uint8_t>> BufferArg(Napi::Env env, Napi::Value value,
 // A file descriptor number: an integer in [0, INT32_MAX].
 std::optional<int> FdArg(Napi::Env env, Napi::Value value);
 
+// A name read from a BPF object (program, section, map) as a JS string, or nullopt after
+// throwing NativeError EILSEQ (op `op`) when it is not valid UTF-8, as in a damaged string
+// table: converted lossily, it would name a program that libbpf cannot find by that name.
+std::optional<Napi::String> ObjectNameValue(Napi::Env env, const char *name, const char *what,
+                                            const char *op);
+
 }  // namespace dfs

@@ -137,9 +137,14 @@ Napi::Value BpfObject::Programs(const Napi::CallbackInfo &info) {
         return {};
       }
     }
+    const auto name = ObjectNameValue(env, bpf_program__name(program), "program", "bpf_program__name");
+    if (!name) return {};
+    const auto section =
+        ObjectNameValue(env, bpf_program__section_name(program), "section", "bpf_program__section_name");
+    if (!section) return {};
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("name", bpf_program__name(program));
-    entry.Set("section", bpf_program__section_name(program));
+    entry.Set("name", *name);
+    entry.Set("section", *section);
     entry.Set("type", ProgTypeName(type));
     entry.Set("attachType",
               ExpectedAttachTypeName(type, bpf_program__expected_attach_type(program)));
@@ -166,8 +171,10 @@ Napi::Value BpfObject::Maps(const Napi::CallbackInfo &info) {
         return {};
       }
     }
+    const auto name = ObjectNameValue(env, bpf_map__name(map), "map", "bpf_map__name");
+    if (!name) return {};
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("name", bpf_map__name(map));
+    entry.Set("name", *name);
     entry.Set("type", MapTypeName(bpf_map__type(map)));
     entry.Set("keySize", Napi::Number::New(env, bpf_map__key_size(map)));
     entry.Set("valueSize", Napi::Number::New(env, bpf_map__value_size(map)));

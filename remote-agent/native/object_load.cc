@@ -79,8 +79,10 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo &info) {
   // programs after it have empty logs).
   Napi::Array programs = Napi::Array::New(env, loaded.size());
   for (size_t i = 0; i < loaded.size(); ++i) {
+    const auto name = ObjectNameValue(env, bpf_program__name(loaded[i]), "program", "bpf_program__name");
+    if (!name) return {};
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("name", bpf_program__name(loaded[i]));
+    entry.Set("name", *name);
     std::string own;
     bool full = false;
     if (i < programLogs_.size()) {

@@ -5,13 +5,18 @@
  * or process exit releases it all in the kernel. That holds for the sockhash too only because
  * of the object's structure (BYPASS_OBJECT): the attached sk_msg program is a stub that
  * reaches the redirect through a program array, which the kernel empties when this process's
- * last fd of it closes; loadAndAttach() refuses objects without that structure.
+ * last fd of it closes; openAndLoad() refuses objects without that structure.
+ * The object may be the client's: `attach` first opens, checks and loads it in a sandbox
+ * child (sandbox.ts, `checkBypassHere`), so that a damaged object that crashes libbpf is a
+ * BadObject, and only then loads it for real here.
  */
 
 import { join } from 'node:path';
 import {
+  BYPASS_ENDPOINT_KEY_SIZE,
   BYPASS_JUMP_REDIRECT,
   BYPASS_OBJECT,
+  BYPASS_POLICY_VALUE_SIZE,
   BYPASS_STATS_SIZE,
   ErrorCode,
   type AttachedProgram,
@@ -21,12 +26,14 @@ import {
 } from '@dfs/protocol';
 import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
-import type { Addon, BpfLink, BpfObject, MapInfo, ProgramInfo } from './native';
+import type { Addon, BpfLink, BpfObject, LoadResult, MapInfo, ProgramInfo } from './native';
 import { adoptExisting } from './adopt';
 import { PIN_ORDER } from './pins';
 import { clearSockhash } from './sweep';
 import { policyKey, policyValue } from './policy';
 import { readCounters, zeroCounters } from './stats';
+import { CHECK_LIMITS, runSandboxed, type SandboxOptions } from './sandbox';
+import { programsOf } from './verify';
 
 const TRAMPOLINE_ATTACH = new Set(['trace_fentry', 'trace_fexit', 'modify_return', 'lsm_mac']);
 const LOG_SIZE = 4 << 20;
@@ -73,7 +80,12 @@ function requireProgram(progs: ProgramInfo[], name: string, type: string, hint =
   }
 }
 
-function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: number, hint = ''): void {
+interface MapSizes {
+  value?: number;
+  key?: number;
+}
+
+function requireMap(maps: MapInfo[], name: string, type: string, sizes: MapSizes = {}, hint = ''): void {
   const m = maps.find((x) => x.name === name);
   if (!m) {
     throw new AgentError(
@@ -82,12 +94,108 @@ function requireMap(maps: MapInfo[], name: string, type: string, valueSize?: num
     );
   }
   if (m.type !== type) throw new AgentError(ErrorCode.BadObject, `map ${name} is a ${m.type}, expected ${type}`);
-  if (valueSize !== undefined && m.valueSize !== valueSize) {
-    throw new AgentError(
-      ErrorCode.BadObject,
-      `map ${name} has ${m.valueSize}-byte values, expected ${valueSize} (struct in bpf/bypass.h changed?)`,
+  for (const [what, got, want] of [
+    ['values', m.valueSize, sizes.value],
+    ['keys', m.keySize, sizes.key],
+  ] as const) {
+    if (want !== undefined && got !== want) {
+      throw new AgentError(
+        ErrorCode.BadObject,
+        `map ${name} has ${got}-byte ${what}, expected ${want} (struct in bpf/bypass.h changed?)`,
+      );
+    }
+  }
+}
+
+/** The maps of an opened object; a name that is not valid UTF-8 (EILSEQ in the addon) is a BadObject. */
+function mapsOf(obj: BpfObject, objectName: string): MapInfo[] {
+  try {
+    return obj.maps();
+  } catch (err) {
+    throw new AgentError(ErrorCode.BadObject, `${objectName}: ${(err as Error).message.split('\n').join('; ')}`);
+  }
+}
+
+/** Why a load failed, coded: trampolines refused, a verifier rejection, or the errno. */
+function loadError(res: LoadResult, progs: ProgramInfo[], objectName: string): AgentError {
+  const tramp = progs.find((p) => TRAMPOLINE_ATTACH.has(p.attachType));
+  // As root, EPERM from a load with a trampoline program is the kernel refusing trampolines.
+  if (res.errno === 1 && tramp) {
+    return new AgentError(
+      ErrorCode.KernelFeatureMissing,
+      `program ${tramp.name} (${tramp.section}) needs BPF trampolines (fentry/fexit/LSM), which this kernel refuses; use tp_btf, raw_tp or tracepoints instead`,
+      `bpf_object__load: EPERM before verification of ${tramp.name}`,
     );
   }
+  if (res.log.trim() !== '') {
+    return new AgentError(ErrorCode.VerifierRejected, `the verifier rejected ${objectName}`, res.log);
+  }
+  return fromNative(
+    Object.assign(new Error(res.messages.split('\n')[0] || 'load failed'), {
+      errno: res.errno,
+      op: 'bpf_object__load',
+    }),
+    `loading ${objectName}`,
+  );
+}
+
+/**
+ * The attached stub must not use the sockhash, or each socket's reference to the stub would
+ * keep the sockhash alive after its owner (the cycle this structure exists to break).
+ */
+function requireStubStructure(addon: Addon, obj: BpfObject): void {
+  const stub = obj.programs().find((p) => p.name === BYPASS_OBJECT.skmsgProgram);
+  const sockhash = obj.maps().find((m) => m.name === BYPASS_OBJECT.sockhashMap);
+  if (stub && sockhash && (addon.progMapIds(stub.id) ?? []).includes(sockhash.id)) {
+    throw new AgentError(
+      ErrorCode.BadObject,
+      `program ${BYPASS_OBJECT.skmsgProgram} uses ${BYPASS_OBJECT.sockhashMap}; it must only tail-call ${BYPASS_OBJECT.redirectProgram} through ${BYPASS_OBJECT.jumpMap} (see bpf/bypass.bpf.c), else the bypass would outlive its owner`,
+    );
+  }
+}
+
+/**
+ * Open the object, check that it is a bypass (programs and maps of the right types and sizes,
+ * the stub structure) and load it; returns the loaded object, or throws a coded error with
+ * nothing left open.
+ */
+function openAndLoad(addon: Addon, elf: Buffer, objectName: string): { obj: BpfObject; progs: ProgramInfo[] } {
+  let obj: BpfObject;
+  try {
+    obj = addon.openObject(elf, { name: objectName, logLevel: 1, logSize: LOG_SIZE });
+  } catch (err) {
+    const why = (err as Error).message.split('\n').join('; ');
+    throw new AgentError(ErrorCode.BadObject, `${objectName} is not a loadable BPF object: ${why}`);
+  }
+  try {
+    const progs = programsOf(obj, objectName);
+    requireProgram(progs, BYPASS_OBJECT.sockopsProgram, 'sock_ops');
+    requireProgram(progs, BYPASS_OBJECT.skmsgProgram, 'sk_msg');
+    requireProgram(progs, BYPASS_OBJECT.redirectProgram, 'sk_msg', STRUCTURE_HINT);
+    const maps = mapsOf(obj, objectName);
+    requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
+    requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', { value: BYPASS_POLICY_VALUE_SIZE, key: BYPASS_ENDPOINT_KEY_SIZE });
+    requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', { value: BYPASS_STATS_SIZE, key: 4 });
+    requireMap(maps, BYPASS_OBJECT.jumpMap, 'prog_array', {}, STRUCTURE_HINT);
+    let res: LoadResult;
+    try {
+      res = obj.load();
+    } catch (err) {
+      throw fromNative(err, `loading ${objectName}`);
+    }
+    if (res.errno !== 0) throw loadError(res, progs, objectName);
+    requireStubStructure(addon, obj);
+    return { obj, progs };
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
+
+/** The sandbox child's side of `attach`: open, check and load as attach will, then close. */
+export function checkBypassHere(addon: Addon, elf: Buffer, objectName: string): true {
+  openAndLoad(addon, elf, objectName).obj.close();
+  return true;
 }
 
 export class BypassSession {
@@ -107,61 +215,33 @@ export class BypassSession {
     private readonly target: BypassTarget,
   ) {}
 
-  /** Open, check, load and attach; on any failure nothing stays loaded or attached. */
-  static attach(addon: Addon, log: AgentLog, target: BypassTarget, opId: number): BypassSession {
-    let obj: BpfObject;
-    try {
-      obj = addon.openObject(target.elf, { name: target.objectName, logLevel: 1, logSize: LOG_SIZE });
-    } catch (err) {
-      throw new AgentError(
-        ErrorCode.BadObject,
-        `${target.objectName} is not a loadable BPF object: ${(err as Error).message}`,
-      );
-    }
+  /**
+   * Check the object in a sandbox child, then open, check, load and attach it here; on any
+   * failure nothing stays loaded or attached.
+   */
+  static async attach(
+    addon: Addon,
+    log: AgentLog,
+    target: BypassTarget,
+    opId: number,
+    opts: SandboxOptions = {},
+  ): Promise<BypassSession> {
+    const job = { kind: 'check-bypass' as const, objectName: target.objectName };
+    await runSandboxed(job, target.elf, (r) => (r === true ? r : null), log, opId, CHECK_LIMITS, opts);
+    const { obj, progs } = openAndLoad(addon, target.elf, target.objectName);
     try {
       const session = new BypassSession(addon, obj, target);
-      session.loadAndAttach(log, opId);
+      log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
+      session.attachLoaded(log, opId);
       return session;
     } catch (err) {
       obj.close();
-      throw err;
+      throw fromNative(err, `attaching ${target.objectName}`);
     }
   }
 
-  private loadAndAttach(log: AgentLog, opId: number): void {
+  private attachLoaded(log: AgentLog, opId: number): void {
     const { obj, target } = this;
-    const progs = obj.programs();
-    requireProgram(progs, BYPASS_OBJECT.sockopsProgram, 'sock_ops');
-    requireProgram(progs, BYPASS_OBJECT.skmsgProgram, 'sk_msg');
-    requireProgram(progs, BYPASS_OBJECT.redirectProgram, 'sk_msg', STRUCTURE_HINT);
-    const maps = obj.maps();
-    requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
-    requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', 8);
-    requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', BYPASS_STATS_SIZE);
-    requireMap(maps, BYPASS_OBJECT.jumpMap, 'prog_array', undefined, STRUCTURE_HINT);
-
-    const res = obj.load();
-    if (res.errno !== 0) {
-      const tramp = progs.find((p) => TRAMPOLINE_ATTACH.has(p.attachType));
-      // As root, EPERM from a load with a trampoline program is the kernel refusing trampolines.
-      if (res.errno === 1 && tramp) {
-        throw new AgentError(
-          ErrorCode.KernelFeatureMissing,
-          `program ${tramp.name} (${tramp.section}) needs BPF trampolines (fentry/fexit/LSM), which this kernel refuses; use tp_btf, raw_tp or tracepoints instead`,
-          `bpf_object__load: EPERM before verification of ${tramp.name}`,
-        );
-      }
-      if (res.log.trim() !== '') {
-        throw new AgentError(ErrorCode.VerifierRejected, `the verifier rejected ${target.objectName}`, res.log);
-      }
-      throw fromNative(
-        Object.assign(new Error(`load failed`), { errno: res.errno, op: 'bpf_object__load' }),
-        `loading ${target.objectName}`,
-      );
-    }
-    log.info('bypass', `loaded ${target.objectName} (${progs.length} programs)`, opId);
-    this.requireStubStructure();
-    this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
     const slot = Buffer.alloc(4);
     slot.writeUInt32LE(BYPASS_JUMP_REDIRECT);
     const redirectFd = Buffer.alloc(4);
@@ -171,9 +251,13 @@ export class BypassSession {
     } catch (err) {
       throw fromNative(err, `putting ${BYPASS_OBJECT.redirectProgram} into ${BYPASS_OBJECT.jumpMap}`);
     }
-
-    const policyFd = obj.mapFd(BYPASS_OBJECT.policyMap);
-    for (const ep of target.endpoints) this.addon.mapUpdate(policyFd, policyKey(ep), policyValue(), 0);
+    try {
+      this.statsFd = obj.mapFd(BYPASS_OBJECT.statsMap);
+      const policyFd = obj.mapFd(BYPASS_OBJECT.policyMap);
+      for (const ep of target.endpoints) this.addon.mapUpdate(policyFd, policyKey(ep), policyValue(), 0);
+    } catch (err) {
+      throw fromNative(err, `filling the policy of ${target.objectName}`);
+    }
 
     try {
       // The sk_msg verdict first: a socket added by sock_ops is redirected from its first send.
@@ -204,22 +288,6 @@ export class BypassSession {
     this.adoptNow(log, opId);
     this.adoptTimer = setInterval(() => this.adoptNow(log), ADOPT_INTERVAL_MS);
     this.adoptTimer.unref();
-  }
-
-  /**
-   * The attached stub must not use the sockhash, or each socket's reference to the stub would
-   * keep the sockhash alive after its owner (the cycle this structure exists to break).
-   */
-  private requireStubStructure(): void {
-    const { addon, obj } = this;
-    const stub = obj.programs().find((p) => p.name === BYPASS_OBJECT.skmsgProgram);
-    const sockhash = obj.maps().find((m) => m.name === BYPASS_OBJECT.sockhashMap);
-    if (stub && sockhash && (addon.progMapIds(stub.id) ?? []).includes(sockhash.id)) {
-      throw new AgentError(
-        ErrorCode.BadObject,
-        `program ${BYPASS_OBJECT.skmsgProgram} uses ${BYPASS_OBJECT.sockhashMap}; it must only tail-call ${BYPASS_OBJECT.redirectProgram} through ${BYPASS_OBJECT.jumpMap} (see bpf/bypass.bpf.c), else the bypass would outlive its owner`,
-      );
-    }
   }
 
   /** Hand connections that predate the attach to the bypass (see adopt.ts). */

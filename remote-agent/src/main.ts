@@ -6,6 +6,7 @@
  *   --stdio     serve JSON-RPC on stdin/stdout
  *   --version   print {"name","version","protocolVersion"} and exit
  *   --sweep     release bypasses orphaned by an agent that died uncleanly (run by the wrapper)
+ *   --check-object  (internal) the sandbox child: one untrusted object job on stdin (sandbox.ts)
  */
 
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -13,9 +14,18 @@ import { PROTOCOL_VERSION } from '@dfs/protocol';
 import { AgentLog } from './log';
 import { Manager } from './manager';
 import { loadAddon } from './native';
+import { checkBypassHere } from './bypass';
+import { sandboxChild, type SandboxWorker } from './sandbox';
 import { serve } from './server';
 import { sweepOrphans } from './sweep';
+import { verifyHere } from './verify';
 import { AGENT_VERSION } from './version';
+
+/** The jobs a sandbox child runs (sandbox.ts): both open the client's object with libbpf. */
+const sandboxJob: SandboxWorker = (addon, job, elf, log) =>
+  job.kind === 'verify'
+    ? verifyHere(addon, elf, job.objectName, job.logLevel, log)
+    : checkBypassHere(addon, elf, job.objectName);
 
 function main(argv: string[]): void {
   if (argv.includes('--version')) {
@@ -24,7 +34,7 @@ function main(argv: string[]): void {
     );
     return;
   }
-  if (!argv.includes('--stdio') && !argv.includes('--sweep')) {
+  if (!['--stdio', '--sweep', '--check-object'].some((a) => argv.includes(a))) {
     process.stderr.write('usage: dfs-ebpf-agent --stdio | --sweep | --version\n');
     process.exitCode = 2;
     return;
@@ -36,6 +46,10 @@ function main(argv: string[]): void {
   }
   if (argv.includes('--sweep')) {
     void sweepWithRetries(new AgentLog());
+    return;
+  }
+  if (argv.includes('--check-object')) {
+    sandboxChild(() => loadAddon(), sandboxJob);
     return;
   }
 

@@ -190,11 +190,11 @@ export class Manager {
   }
 
   /** Load, attach and maybe pin; the node lock is held. */
-  private attachLocked(target: BypassTarget, pin: boolean, opId: number): BypassStatus {
+  private async attachLocked(target: BypassTarget, pin: boolean, opId: number): Promise<BypassStatus> {
     const pinDir = pin ? preparePinDir(target.cgroup) : null;
     let session: BypassSession;
     try {
-      session = BypassSession.attach(this.addon, this.log, target, opId);
+      session = await BypassSession.attach(this.addon, this.log, target, opId);
     } catch (err) {
       if (pinDir) rmSync(pinDir, { recursive: true, force: true });
       throw err;
@@ -328,7 +328,7 @@ export class Manager {
   }
 
   /** Load every program of an object (never attached) and return the verifier logs. */
-  verify(params: VerifyParams, opId: number): VerifyResult {
+  verify(params: VerifyParams, opId: number): Promise<VerifyResult> {
     return verifyObject(this.addon, params, this.log, opId);
   }
 

@@ -113,7 +113,7 @@ export interface MapFdInfo {
 }
 
 export interface Addon {
-  /** e.g. "v1.1". */
+  /** "v1.7": the libbpf linked into the addon (scripts/libbpf.mjs). */
   libbpfVersion(): string;
   /** Open a BPF ELF from memory (bpf_object__open_mem). Throws NativeError (EINVAL etc.) on a bad ELF. */
   openObject(elf: Buffer, opts: OpenOptions): BpfObject;

@@ -4,6 +4,10 @@
  * never be verified), without attaching anything, and capture each whole verifier log: the
  * buffer grows ×4 until the log fits, up to MAX_LOG_BYTES, beyond which the request fails
  * clearly instead of returning a cut log. Every object is closed before returning.
+ *
+ * The object is the client's and may be damaged, so the agent never opens it itself:
+ * `verifyObject` runs the whole verification (`verifyHere`) in a sandbox child (sandbox.ts),
+ * which is possible because it is stateless; a crash there is a BadObject, not a dead agent.
  */
 
 import { createHash } from 'node:crypto';
@@ -21,6 +25,7 @@ import {
 import { AgentError } from './errors';
 import type { AgentLog } from './log';
 import type { Addon, BpfObject, ProgramInfo } from './native';
+import { runSandboxed, VERIFY_LIMITS, type SandboxOptions } from './sandbox';
 
 const FIRST_LOG_BYTES = 1 << 20;
 /** The largest verifier log the agent captures (the kernel allows up to 1 GiB). */
@@ -38,6 +43,26 @@ function open(addon: Addon, elf: Buffer, name: string, logLevel: number, logSize
   }
 }
 
+/**
+ * The programs of an opened object. A name libbpf reports that is not valid UTF-8 (a damaged
+ * string table) fails in the addon (EILSEQ) and is a BadObject; so are two programs of one name,
+ * which the name-addressed addon API could not tell apart.
+ */
+export function programsOf(obj: BpfObject, objectName: string): ProgramInfo[] {
+  let programs: ProgramInfo[];
+  try {
+    programs = obj.programs();
+  } catch (err) {
+    throw new AgentError(ErrorCode.BadObject, `${objectName}: ${(err as Error).message.split('\n').join('; ')}`);
+  }
+  const seen = new Set<string>();
+  for (const p of programs) {
+    if (seen.has(p.name)) throw new AgentError(ErrorCode.BadObject, `${objectName} has two programs named ${p.name}`);
+    seen.add(p.name);
+  }
+  return programs;
+}
+
 /** Load only `program`, growing the log buffer until the whole log fits. */
 function loadOne(
   addon: Addon,
@@ -50,7 +75,7 @@ function loadOne(
   for (let size = FIRST_LOG_BYTES; ; size *= 4) {
     const obj = open(addon, elf, name, level | LOG_STATS, size);
     try {
-      for (const p of obj.programs()) if (p.name !== program.name) obj.setAutoload(p.name, false);
+      for (const p of programsOf(obj, name)) if (p.name !== program.name) obj.setAutoload(p.name, false);
       const res = obj.load();
       const own = res.programs.find((p) => p.name === program.name);
       const text = own?.log ?? '';
@@ -79,23 +104,67 @@ function loadOne(
   }
 }
 
-export function verifyObject(addon: Addon, p: VerifyParams, log: AgentLog, opId: number): VerifyResult {
-  const elf = Buffer.from(p.object, 'base64');
-  const probe = open(addon, elf, p.objectName, 0, 0);
+/** `bpf/verify` in this process: only ever run in a sandbox child (see the header). */
+export function verifyHere(
+  addon: Addon,
+  elf: Buffer,
+  objectName: string,
+  logLevel: 1 | 2 | undefined,
+  log: AgentLog,
+  opId?: number,
+): VerifyResult {
+  const probe = open(addon, elf, objectName, 0, 0);
   let programs: ProgramInfo[];
   try {
-    programs = probe.programs();
+    programs = programsOf(probe, objectName);
   } finally {
     probe.close();
   }
   if (programs.length === 0) {
-    throw new AgentError(ErrorCode.BadObject, `${p.objectName} has no BPF programs (no SEC("...") functions)`);
+    throw new AgentError(ErrorCode.BadObject, `${objectName} has no BPF programs (no SEC("...") functions)`);
   }
-  const level = p.logLevel ?? 1;
-  const results = programs.map((prog) => loadOne(addon, elf, p.objectName, prog, level, log));
+  const level = logLevel ?? 1;
+  const results = programs.map((prog) => loadOne(addon, elf, objectName, prog, level, log));
   const rejected = results.filter((r) => r.errno !== 0).map((r) => r.name);
-  log.info('verify', `${p.objectName}: ${results.length} programs, rejected: ${rejected.join(', ') || 'none'}`, opId);
+  log.info('verify', `${objectName}: ${results.length} programs, rejected: ${rejected.join(', ') || 'none'}`, opId);
   return { kernel: release(), programs: results };
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** The sandbox child's answer, checked field by field: anything else is garbage. */
+function asVerifyResult(v: unknown): VerifyResult | null {
+  const r = v as Partial<VerifyResult> | null;
+  if (typeof r !== 'object' || r === null || typeof r.kernel !== 'string' || !Array.isArray(r.programs)) return null;
+  const ok = r.programs.every(
+    (p: Partial<ProgramLoadResult> | null) =>
+      typeof p === 'object' &&
+      p !== null &&
+      typeof p.name === 'string' &&
+      typeof p.section === 'string' &&
+      typeof p.type === 'string' &&
+      isInt(p.errno) &&
+      typeof p.logGz === 'string' &&
+      isInt(p.logBytes) &&
+      typeof p.libbpfMessage === 'string',
+  );
+  return ok ? { kernel: r.kernel, programs: r.programs } : null;
+}
+
+/**
+ * `bpf/verify`: the whole verification in a sandbox child (sandbox.ts); the agent only waits.
+ * The agent's addon is not used here (the child loads its own); the parameter keeps the
+ * manager's call as it was.
+ */
+export function verifyObject(
+  _addon: Addon,
+  p: VerifyParams,
+  log: AgentLog,
+  opId: number,
+  opts: SandboxOptions = {},
+): Promise<VerifyResult> {
+  const job = { kind: 'verify' as const, objectName: p.objectName, ...(p.logLevel ? { logLevel: p.logLevel } : {}) };
+  return runSandboxed(job, Buffer.from(p.object, 'base64'), asVerifyResult, log, opId, VERIFY_LIMITS, opts);
 }
 
 function readKernelBtf(): Buffer {

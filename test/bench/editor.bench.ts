@@ -30,7 +30,6 @@ import {
 } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
-import { whenNodeLockFree } from '../support/nodeLock';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsvebench';
@@ -211,7 +210,7 @@ async function main(): Promise<void> {
   let session: NodeSession | undefined;
   try {
     say(`bringing up ${NAME}`);
-    await whenNodeLockFree(() => upNode(NAME));
+    await upNode(NAME);
     server = await startCodeServer({ installExtensions: [vsix], settings: { 'dfsEbpf.node': `local:${NAME}` } });
     browser = await launchBrowser();
     const { page } = browser;
@@ -318,7 +317,7 @@ async function main(): Promise<void> {
     session?.close();
     await browser?.close();
     await server?.stop();
-    await whenNodeLockFree(() => nodeDown({ name: NAME })).catch((err: unknown) => say(`node down: ${String(err)}`));
+    await nodeDown({ name: NAME }).catch((err: unknown) => say(`node down: ${String(err)}`));
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -21,7 +21,6 @@ import {
 } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
-import { whenNodeLockFree } from '../support/nodeLock';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsitvu';
@@ -36,7 +35,7 @@ before(async () => {
   const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
   assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
   mkdirSync(artifacts, { recursive: true });
-  await whenNodeLockFree(() => upNode(NAME));
+  await upNode(NAME);
   mkdirSync(join(workspace, 'verifier'));
   for (const f of [FIXTURE, RESUMED])
     cpSync(join(repoRoot(), 'test/fixtures/bpf/verifier', f), join(workspace, 'verifier', f));
@@ -48,7 +47,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   rmSync(workspace, { recursive: true, force: true });
-  await whenNodeLockFree(() => nodeDown({ name: NAME }));
+  await nodeDown({ name: NAME });
 });
 
 /** Quick Open (Ctrl+P) a workspace file by name and wait for its editor tab. */

@@ -23,7 +23,6 @@ import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { sourceOfLine } from '../../core/src/verifier/parse';
 import { verifySourceOnNode, type SourceVerification, type VerifierDiagnostic } from '../../core/src/verifier/verify';
 import { upNode } from '../support/node';
-import { whenNodeLockFree } from '../support/nodeLock';
 import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsvebuild';
@@ -60,7 +59,7 @@ function openAlias(): Promise<NodeSession> {
 }
 
 before(async () => {
-  node = await whenNodeLockFree(() => upNode(NAME));
+  node = await upNode(NAME);
   mkdirSync(join(home, '.ssh'), { recursive: true });
   mkdirSync(ws, { recursive: true });
   const config = [
@@ -83,7 +82,7 @@ after(async () => {
   if (savedCache === undefined) delete process.env.XDG_CACHE_HOME;
   else process.env.XDG_CACHE_HOME = savedCache;
   rmSync(scratch, { recursive: true, force: true });
-  await whenNodeLockFree(() => nodeDown({ name: NAME }));
+  await nodeDown({ name: NAME });
 });
 
 test('target resolution says an ~/.ssh/config alias is remote, whatever its spelling', () => {

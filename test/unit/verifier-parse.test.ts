@@ -382,9 +382,7 @@ test('btfLineInfo(): a section as compiled, and a program as libbpf lays it out 
   ]);
   assert.equal(btfLineInfo(elf, '.text')[2]?.text, '\treturn 0;');
   assert.deepEqual(btfLineInfo(elf, 'no-such-section'), []);
-  assert.throws(() => btfLineInfo(elf, 'tracepoint/syscalls/sys_enter_read', 'nope'), /no program nope/);
-  assert.throws(
-    () => btfLineInfo(new TextEncoder().encode('not an ELF file, clearly not one'), '.text'),
-    /not a 64-bit ELF/,
-  );
+  // Untrusted bytes: a missing program or a file that is not ELF has no line info (never a throw).
+  assert.deepEqual(btfLineInfo(elf, 'tracepoint/syscalls/sys_enter_read', 'nope'), []);
+  assert.deepEqual(btfLineInfo(new TextEncoder().encode('not an ELF file, clearly not one'), '.text'), []);
 });
