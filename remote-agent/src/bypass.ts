@@ -174,7 +174,10 @@ function openAndLoad(addon: Addon, elf: Buffer, objectName: string): { obj: BpfO
     requireProgram(progs, BYPASS_OBJECT.redirectProgram, 'sk_msg', STRUCTURE_HINT);
     const maps = mapsOf(obj, objectName);
     requireMap(maps, BYPASS_OBJECT.sockhashMap, 'sockhash');
-    requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', { value: BYPASS_POLICY_VALUE_SIZE, key: BYPASS_ENDPOINT_KEY_SIZE });
+    requireMap(maps, BYPASS_OBJECT.policyMap, 'hash', {
+      value: BYPASS_POLICY_VALUE_SIZE,
+      key: BYPASS_ENDPOINT_KEY_SIZE,
+    });
     requireMap(maps, BYPASS_OBJECT.statsMap, 'percpu_array', { value: BYPASS_STATS_SIZE, key: 4 });
     requireMap(maps, BYPASS_OBJECT.jumpMap, 'prog_array', {}, STRUCTURE_HINT);
     let res: LoadResult;
