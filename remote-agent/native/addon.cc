@@ -79,6 +79,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<ProgNameById>(env, exports, "progNameById");
   Export<ProgMapIds>(env, exports, "progMapIds");
   Export<AllProgIds>(env, exports, "allProgIds");
+  Export<AllMapIds>(env, exports, "allMapIds");
   Export<MapFdById>(env, exports, "mapFdById");
   Export<PinFd>(env, exports, "pinFd");
   Export<OpenPinned>(env, exports, "openPinned");

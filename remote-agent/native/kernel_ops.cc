@@ -335,6 +335,23 @@ Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
   return IdArray(env, ids);
 }
 
+// Map ids by BPF_MAP_GET_NEXT_ID: takes no reference and opens nothing. Unlike opening a map
+// by id, it cannot disturb a program array whose owner just died (see remote-agent/src/sweep.ts).
+Napi::Value AllMapIds(const Napi::CallbackInfo &info) {
+  const Napi::Env env = info.Env();
+  std::vector<__u32> ids;
+  for (__u32 id = 0;;) {
+    const int err = bpf_map_get_next_id(id, &id);
+    if (err == -ENOENT) break;
+    if (err != 0) {
+      ThrowNativeError(env, "bpf_map_get_next_id", err);
+      return {};
+    }
+    ids.push_back(id);
+  }
+  return IdArray(env, ids);
+}
+
 Napi::Value MapFdById(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
   const auto id = IntegerArg(env, info[0], "id", 0, kMaxU32);

@@ -33,6 +33,7 @@ Napi::Value CgroupProgIds(const Napi::CallbackInfo &info);
 Napi::Value ProgNameById(const Napi::CallbackInfo &info);
 Napi::Value ProgMapIds(const Napi::CallbackInfo &info);
 Napi::Value AllProgIds(const Napi::CallbackInfo &info);
+Napi::Value AllMapIds(const Napi::CallbackInfo &info);
 Napi::Value MapFdById(const Napi::CallbackInfo &info);
 Napi::Value PinFd(const Napi::CallbackInfo &info);
 Napi::Value OpenPinned(const Napi::CallbackInfo &info);

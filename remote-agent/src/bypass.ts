@@ -140,16 +140,23 @@ function loadError(res: LoadResult, progs: ProgramInfo[], objectName: string): A
 }
 
 /**
- * The attached stub must not use the sockhash, or each socket's reference to the stub would
- * keep the sockhash alive after its owner (the cycle this structure exists to break).
+ * The attached stub must use its program array and nothing else: with the sockhash, each
+ * socket's reference to the stub would keep the sockhash alive after its owner (the cycle
+ * this structure exists to break); and the sweep recognises a stub by its single map, which it
+ * must never open by id (sweep.ts).
  */
 function requireStubStructure(addon: Addon, obj: BpfObject): void {
   const stub = obj.programs().find((p) => p.name === BYPASS_OBJECT.skmsgProgram);
-  const sockhash = obj.maps().find((m) => m.name === BYPASS_OBJECT.sockhashMap);
-  if (stub && sockhash && (addon.progMapIds(stub.id) ?? []).includes(sockhash.id)) {
+  const jump = obj.maps().find((m) => m.name === BYPASS_OBJECT.jumpMap);
+  const used = stub ? (addon.progMapIds(stub.id) ?? []) : [];
+  if (!stub || !jump || used.length !== 1 || used[0] !== jump.id) {
+    const names = obj
+      .maps()
+      .filter((m) => used.includes(m.id) && m.id !== jump?.id)
+      .map((m) => m.name);
     throw new AgentError(
       ErrorCode.BadObject,
-      `program ${BYPASS_OBJECT.skmsgProgram} uses ${BYPASS_OBJECT.sockhashMap}; it must only tail-call ${BYPASS_OBJECT.redirectProgram} through ${BYPASS_OBJECT.jumpMap} (see bpf/bypass.bpf.c), else the bypass would outlive its owner`,
+      `program ${BYPASS_OBJECT.skmsgProgram} uses ${names.join(', ') || `no ${BYPASS_OBJECT.jumpMap}`}; it must only tail-call ${BYPASS_OBJECT.redirectProgram} through ${BYPASS_OBJECT.jumpMap} (see bpf/bypass.bpf.c), else the bypass could outlive its owner`,
     );
   }
 }

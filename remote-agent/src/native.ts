@@ -136,6 +136,8 @@ export interface Addon {
   progNameById(id: number): string | null;
   /** Ids of every program loaded in the kernel (bpf_prog_get_next_id). */
   allProgIds(): number[];
+  /** Ids of every map in the kernel (bpf_map_get_next_id; opens nothing, takes no reference). */
+  allMapIds(): number[];
   /** Ids of the maps a kernel program uses, or null if the program is gone. */
   progMapIds(id: number): number[] | null;
   /** An fd for the kernel map with this id (bpf_map_get_fd_by_id); the caller closes it. */

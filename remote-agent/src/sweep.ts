@@ -30,6 +30,13 @@ export function clearSockhash(addon: Addon, fd: number): number {
   return removed;
 }
 
+/**
+ * The maps of a program that carry `name`, found by opening each by id. Never call it on a
+ * stub (see isStub): opening a program array by id in the moment after its owner died makes
+ * the kernel (6.18, kernel/bpf/arraymap.c prog_array_map_clear) schedule its clearing work a
+ * second time while the first is pending, which leaks a reference: the emptied array then
+ * stays forever.
+ */
 function mapsNamed(addon: Addon, progId: number, name: string): number[] {
   const out: number[] = [];
   for (const mapId of addon.progMapIds(progId) ?? []) {
@@ -48,6 +55,15 @@ function mapsNamed(addon: Addon, progId: number, name: string): number[] {
   return out;
 }
 
+/**
+ * Is this attached sk_msg program a stub of the current structure? A stub's only map is its
+ * program array (bypass.ts refuses stubs that use any other map), while the older attached
+ * program used the sockhash and the stats map. A stub's map is never opened here.
+ */
+function isStub(addon: Addon, progId: number): boolean {
+  return (addon.progMapIds(progId) ?? []).length === 1;
+}
+
 /** Empty the sockhash of every orphaned bypass; returns the number of sockets released. */
 export function sweepOrphans(addon: Addon, log: AgentLog): number {
   const sockops: number[] = [];
@@ -55,7 +71,8 @@ export function sweepOrphans(addon: Addon, log: AgentLog): number {
   for (const id of addon.allProgIds()) {
     const name = addon.progNameById(id);
     if (name === BYPASS_OBJECT.sockopsProgram) sockops.push(id);
-    else if (name === BYPASS_OBJECT.skmsgProgram || name === BYPASS_OBJECT.redirectProgram) redirecting.push(id);
+    else if (name === BYPASS_OBJECT.redirectProgram) redirecting.push(id);
+    else if (name === BYPASS_OBJECT.skmsgProgram && !isStub(addon, id)) redirecting.push(id);
   }
   const live = new Set(sockops.flatMap((id) => mapsNamed(addon, id, BYPASS_OBJECT.sockhashMap)));
   let released = 0;

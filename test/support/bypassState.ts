@@ -1,13 +1,18 @@
 // Test support for the bypass's ownership tests: what the kernel holds of one bypass (its
-// programs and every map they use, read with bpftool, independently of our addon), which
+// programs and every map they use, read with bpftool, independently of our addon; only the
+// poll for leftover maps uses the addon's id walk, because `bpftool map show` opens every map
+// by id, and doing that to a program array just after its owner died leaks it (kernel bug,
+// see remote-agent/src/sweep.ts)), which
 // sock_ops programs a cgroup has, sessions that keep the agent's log lines, and the agent's
 // process group on the node (the SSH session shell, sudo, the wrapper and the agent).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BypassStatus, LogEntry } from '../../protocol/src';
 import { connectNode } from '../../core/src/agent/connect';
 import type { NodeSession } from '../../core/src/agent/session';
 import { nullLogger } from '../../core/src/log';
+import type { Addon } from '../../remote-agent/src/native';
 import { agentBundle } from './node';
 
 function bpftoolJson<T>(args: string[]): T | null {
@@ -40,11 +45,41 @@ export function footprintOfPrograms(progs: number[]): Footprint {
 /** What of a footprint is still in the kernel, e.g. ["prog 12", "map 7"]. */
 export function stillLoaded(f: Footprint): string[] {
   const progs = new Set((bpftoolJson<{ id: number }[]>(['prog', 'show']) ?? []).map((p) => p.id));
-  const maps = new Set((bpftoolJson<{ id: number }[]>(['map', 'show']) ?? []).map((m) => m.id));
+  const maps = new Set(addon().allMapIds());
   return [
     ...f.progs.filter((id) => progs.has(id)).map((id) => `prog ${id}`),
     ...f.maps.filter((id) => maps.has(id)).map((id) => `map ${id}`),
   ];
+}
+
+let loaded: Addon | undefined;
+function addon(): Addon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require(join(agentBundle(), 'dfs_bpf.node')) as Addon;
+  return loaded;
+}
+
+/** What still holds each leftover of a footprint: its kind, name and the processes with an fd of it. */
+export function describeLeft(f: Footprint): string {
+  return stillLoaded(f)
+    .map((what) => {
+      const [kind, id] = what.split(' ');
+      const info = bpftoolJson<{ name?: string; type?: string; pids?: { pid: number; comm: string }[] }>([
+        kind === 'prog' ? 'prog' : 'map',
+        'show',
+        'id',
+        id ?? '',
+      ]);
+      const holders = (info?.pids ?? []).map((p) => `${p.comm}[${p.pid}]`).join(' ') || 'no process';
+      const users =
+        kind === 'map'
+          ? (bpftoolJson<{ id: number; name?: string; map_ids?: number[] }[]>(['prog', 'show']) ?? [])
+              .filter((p) => p.map_ids?.includes(Number(id)))
+              .map((p) => `prog ${p.id} ${p.name ?? '?'}`)
+          : [];
+      return `${what} (${info?.type ?? '?'} ${info?.name ?? '?'}, held by ${holders}${users.length ? `; used by ${users.join(', ')}` : ''})`;
+    })
+    .join(', ');
 }
 
 /** Names of the sock_ops programs attached to a cgroup (bpftool cgroup show). */

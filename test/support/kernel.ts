@@ -25,12 +25,17 @@ export function bpfLinks(): BpftoolLink[] {
   return JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as BpftoolLink[];
 }
 
-/** Poll `cond` every 50 ms until it holds or `ms` pass (then fail, naming `what`). */
-export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<number> {
+/**
+ * Poll `cond` every 50 ms until it holds or `ms` pass (then fail, naming `what`; a function is
+ * called only then, so the message can say what was still wrong at the deadline).
+ */
+export async function waitFor(cond: () => boolean, ms: number, what: string | (() => string)): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (cond()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() - t0 > ms) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
