@@ -15,9 +15,14 @@
  * A signal, a timeout, a non-zero exit or an answer that is not exactly that shape is a
  * BadObject. At most MAX_CHILDREN run at once (more wait), and every child still running when
  * the agent exits is killed with it.
+ *
+ * Starting a child (Node and the addon) takes about 0.1 s, which every save would pay on its
+ * way to the squiggle. So after a verification the agent starts the next verify child at once,
+ * idle until its job arrives (one spare at most); the next verification takes it. Each job
+ * still gets a fresh process that has never seen another object.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ErrorCode, type ErrorData, type LogLevel } from '@dfs/protocol';
 import { AgentError, fromNative } from './errors';
 import { AgentLog } from './log';
@@ -56,6 +61,9 @@ export interface SandboxOptions {
 }
 
 const running = new Set<ChildProcess>();
+/** A started verify child waiting for its job (see the header); at most one. */
+let spare:
+  { child: ChildProcessWithoutNullStreams; limits: SandboxLimits; command: SandboxOptions['command'] } | undefined;
 /** Children running or about to be spawned; a freed slot passes straight to the next waiter. */
 let active = 0;
 const waiting: (() => void)[] = [];
@@ -143,7 +151,40 @@ export async function runSandboxed<R>(
     return await runChild(job, elf, accept, log, opId, limits, opts);
   } finally {
     release();
+    if (job.kind === 'verify') startSpare(limits, opts);
   }
+}
+
+function spawnChild(limits: SandboxLimits, opts: SandboxOptions): ChildProcessWithoutNullStreams {
+  killAllOnExit();
+  const [cmd = '', ...args] = childCommand(limits, opts);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  return child;
+}
+
+/** Start the spare verify child unless there is one. */
+function startSpare(limits: SandboxLimits, opts: SandboxOptions): void {
+  if (spare) return;
+  const child = spawnChild(limits, opts);
+  spare = { child, limits, command: opts.command };
+  const forget = (): void => {
+    running.delete(child);
+    if (spare?.child === child) spare = undefined;
+  };
+  child.once('exit', forget);
+  child.once('error', forget);
+}
+
+/** The spare, if it was started for these limits and is still alive; it is then no longer spare. */
+function takeSpare(limits: SandboxLimits, opts: SandboxOptions): ChildProcessWithoutNullStreams | undefined {
+  const s = spare;
+  if (!s || s.limits !== limits || s.command !== opts.command) return undefined;
+  spare = undefined;
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return undefined;
+  s.child.removeAllListeners('exit');
+  s.child.removeAllListeners('error');
+  return s.child;
 }
 
 async function runChild<R>(
@@ -155,10 +196,7 @@ async function runChild<R>(
   limits: SandboxLimits,
   opts: SandboxOptions,
 ): Promise<R> {
-  killAllOnExit();
-  const [cmd = '', ...args] = childCommand(limits, opts);
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(child);
+  const child = takeSpare(limits, opts) ?? spawnChild(limits, opts);
   const stdout: Buffer[] = [];
   let stdoutBytes = 0;
   let overflow = false;
@@ -257,6 +295,8 @@ function toErrorData(err: unknown, job: SandboxJob): ErrorData {
  * crash, a hang or the rlimit can end it otherwise, and the parent reports those.
  */
 export function sandboxChild(addon: () => Addon, worker: SandboxWorker): void {
+  // Load the addon before the job comes: a spare child (see the header) is ready when it does.
+  addon();
   const chunks: Buffer[] = [];
   process.stdin.on('data', (d: Buffer) => chunks.push(d));
   process.stdin.on('end', () => {

@@ -1,7 +1,9 @@
 /**
- * `bpf/verify`: load each program of an object in this kernel, one per fresh open (libbpf
- * stops at the first failing program, so the second program of an object would otherwise
- * never be verified), without attaching anything, and capture each whole verifier log: the
+ * `bpf/verify`: load every program of an object in this kernel without attaching anything:
+ * first all in one load (the usual case, a save of a program that verifies, costs one load, as
+ * `bpftool prog loadall` does); when any is rejected or a log did not fit, each program again in
+ * a fresh open of its own (libbpf stops at the first failing program, so the second program of
+ * an object would otherwise never be verified). Each whole verifier log is captured: the
  * buffer grows ×4 until the log fits, up to MAX_LOG_BYTES, beyond which the request fails
  * clearly instead of returning a cut log. Every object is closed before returning.
  *
@@ -63,6 +65,19 @@ export function programsOf(obj: BpfObject, objectName: string): ProgramInfo[] {
   return programs;
 }
 
+/** One program's answer from its load (its own log, gzipped). */
+function programResult(program: ProgramInfo, errno: number, text: string, messages: string): ProgramLoadResult {
+  return {
+    name: program.name,
+    section: program.section,
+    type: program.type,
+    errno,
+    logGz: gzipSync(Buffer.from(text, 'utf8')).toString('base64'),
+    logBytes: Buffer.byteLength(text, 'utf8'),
+    libbpfMessage: errno !== 0 && text.trim() === '' ? messages : '',
+  };
+}
+
 /** Load only `program`, growing the log buffer until the whole log fits. */
 function loadOne(
   addon: Addon,
@@ -89,18 +104,38 @@ function loadOne(
         log.debug('verify', `${program.name}: log over ${size >> 20} MiB, retrying with ${(size * 4) >> 20} MiB`);
         continue;
       }
-      return {
-        name: program.name,
-        section: program.section,
-        type: program.type,
-        errno: res.errno,
-        logGz: gzipSync(Buffer.from(text, 'utf8')).toString('base64'),
-        logBytes: Buffer.byteLength(text, 'utf8'),
-        libbpfMessage: res.errno !== 0 && text.trim() === '' ? res.messages : '',
-      };
+      return programResult(program, res.errno, text, res.messages);
     } finally {
       obj.close();
     }
+  }
+}
+
+/**
+ * The fast path: every program in one load, as `bpftool prog loadall` does. It answers for the
+ * whole object when every program is accepted and every log fit (a save of a working program);
+ * otherwise (null) each program is loaded on its own, because libbpf stops at the first failure.
+ */
+function loadAll(
+  addon: Addon,
+  elf: Buffer,
+  name: string,
+  programs: ProgramInfo[],
+  level: number,
+): ProgramLoadResult[] | null {
+  const obj = open(addon, elf, name, level | LOG_STATS, FIRST_LOG_BYTES);
+  try {
+    const res = obj.load();
+    if (res.errno !== 0 || res.logTruncated) return null;
+    const out: ProgramLoadResult[] = [];
+    for (const program of programs) {
+      const own = res.programs.find((p) => p.name === program.name);
+      if (!own || own.truncated) return null;
+      out.push(programResult(program, 0, own.log, ''));
+    }
+    return out;
+  } finally {
+    obj.close();
   }
 }
 
@@ -124,7 +159,9 @@ export function verifyHere(
     throw new AgentError(ErrorCode.BadObject, `${objectName} has no BPF programs (no SEC("...") functions)`);
   }
   const level = logLevel ?? 1;
-  const results = programs.map((prog) => loadOne(addon, elf, objectName, prog, level, log));
+  const results =
+    loadAll(addon, elf, objectName, programs, level) ??
+    programs.map((prog) => loadOne(addon, elf, objectName, prog, level, log));
   const rejected = results.filter((r) => r.errno !== 0).map((r) => r.name);
   log.info('verify', `${objectName}: ${results.length} programs, rejected: ${rejected.join(', ') || 'none'}`, opId);
   return { kernel: release(), programs: results };
