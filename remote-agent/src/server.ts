@@ -302,7 +302,8 @@ export function serve(reader: FrameReader, writer: MessageWriter, manager: Manag
           const message = `${m.message}; the agent closes the connection: the stream cannot be trusted after a framing error`;
           log.warn('rpc', message);
           const flushed = sendError(null, { code: JSONRPC_PARSE_ERROR, message });
-          const bound = new Promise<void>((r) => setTimeout(r, FATAL_FLUSH_MS).unref());
+          // Not unref'd: the process must stay until close() has run the owner's cleanup.
+          const bound = new Promise<void>((r) => setTimeout(r, FATAL_FLUSH_MS));
           void Promise.race([flushed, bound]).then(() => close(m.message));
           return;
         }

@@ -4,11 +4,15 @@
 // after is still answered; every header error is answered once and the agent closes the
 // connection (exit 0, as on a disconnect) instead of desynchronising; a 100 MiB body is refused
 // from its header, before it is sent, with the agent's memory bounded; a frame that stops
-// arriving is answered and closed after the idle time. On the agent before the strict reader
+// arriving is answered and closed after the idle time; a framing error releases the bypass
+// the connection attached (on a local node, dfswifr). On the agent before the strict reader
 // most of these got no answer at all, or hung (DFS_TEST_AGENT_JS=<old agent.js> shows it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bpfProgramNames, waitFor } from '../support/kernel';
+import type { BypassStatus } from '../../protocol/src';
+import { nodeDown } from '../../core/src/testnode';
+import { bpfPrograms, waitFor } from '../support/kernel';
+import { upNode } from '../support/node';
 import { frame, RawAgent, request } from '../support/agentProcess';
 
 const ANSWER_MS = 15_000;
@@ -237,6 +241,38 @@ test(
   },
 );
 
-test('no program of ours is left in the kernel after these agents', async () => {
-  await waitFor(() => !bpfProgramNames().some((n) => n.startsWith('bypass_')), 3000, 'no bypass programs');
+test(
+  'a framing error releases the bypass this connection attached, as a disconnect does',
+  { timeout: 300_000 },
+  async () => {
+    const name = 'dfswifr';
+    await upNode(name);
+    const agent = new RawAgent(undefined, name);
+    try {
+      await agent.write(request(1, 'bypass/attach', { pin: false }));
+      assert.ok(await agent.until(() => agent.response(1) !== undefined, 60_000), 'attach answered');
+      const status = agent.response(1)?.result as BypassStatus | undefined;
+      assert.equal(status?.attached, true, JSON.stringify(agent.response(1)));
+      assert.equal(status?.owner, 'this-connection');
+      const ids = status.programs.map((p) => p.id);
+      assert.equal(ids.length, 2);
+      const loaded = (): number[] => bpfPrograms().map((p) => p.id);
+      assert.ok(
+        ids.every((id) => loaded().includes(id)),
+        'sock_ops and sk_msg are loaded',
+      );
+      await agent.write('Content-Length: 12x\r\n\r\n');
+      assert.ok(await agent.until(() => agent.exit !== undefined, ANSWER_MS), 'closed');
+      assert.deepEqual(agent.exit, { code: 0, signal: null });
+      assert.match(agent.response(null)?.error?.message ?? '', CLOSES);
+      await waitFor(() => !ids.some((id) => loaded().includes(id)), 3000, `programs ${ids.join(', ')} to be released`);
+    } finally {
+      agent.kill();
+      await nodeDown({ name });
+    }
+  },
+);
+
+test('every agent process these tests started has exited', async () => {
+  await waitFor(() => RawAgent.live.size === 0, 5000, 'the agents to exit');
 });

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ErrorCode } from '../../protocol/src';
 import { frame, RawAgent, type AgentResponse } from './agentProcess';
 import { repoRoot } from './repo';
 
@@ -29,6 +30,8 @@ export interface FuzzOptions {
   budgetMs: number;
   /** Share of inputs in the framing phase. */
   framingShare?: number;
+  /** Share of the time budget kept for the framing phase (its inputs are slow: each close starts an agent). */
+  framingTimeShare?: number;
   agentJs?: string;
   progress?: (line: string) => void;
 }
@@ -134,7 +137,7 @@ function large(r: Rng, max: number): number {
 
 function randomString(r: Rng): string {
   if (r.chance(0.4)) return r.pick(STRINGS);
-  const n = r.chance(0.02) ? large(r, 2_000_000) : r.int(40);
+  const n = r.chance(0.02) ? large(r, r.chance(0.05) ? 2_000_000 : 200_000) : r.int(40);
   if (r.chance(0.5)) return 'x'.repeat(n);
   let s = '';
   for (let i = 0; i < Math.min(n, 200); i++) s += String.fromCharCode(r.chance(0.9) ? 32 + r.int(95) : r.int(0x10000));
@@ -218,14 +221,19 @@ function containers(v: unknown, out: Json[] = [], depth = 0): Json[] {
 function mutate(msg: Record<string, unknown>, r: Rng): void {
   for (let n = 1 + r.int(3); n > 0; n--) {
     const target = r.pick(containers(msg));
-    const keys: (string | number)[] = Array.isArray(target) ? target.map((_, i) => i) : Object.keys(target);
+    // Index loops, not map/splice: a mutation may have set an array's own "constructor".
+    const keys: (string | number)[] = [];
+    if (Array.isArray(target)) for (let i = 0; i < target.length; i++) keys.push(i);
+    else keys.push(...Object.keys(target));
     const key: string | number =
       keys.length > 0 && r.chance(0.8) ? r.pick(keys) : r.chance(0.5) ? 'extra' : r.pick(STRINGS);
     const t = target as Record<string | number, unknown>;
     switch (r.int(6)) {
       case 0:
-        if (Array.isArray(target) && typeof key === 'number') target.splice(key, 1);
-        else delete t[key];
+        if (Array.isArray(target) && typeof key === 'number') {
+          target.copyWithin(key, key + 1);
+          target.length = Math.max(0, target.length - 1);
+        } else delete t[key];
         break;
       case 1:
       case 2:
@@ -233,8 +241,8 @@ function mutate(msg: Record<string, unknown>, r: Rng): void {
         break;
       case 3:
         t[key] = r.chance(0.5)
-          ? 'y'.repeat(10_000 + r.int(3_000_000))
-          : Array.from({ length: 1000 + r.int(50_000) }, () => 1);
+          ? 'y'.repeat(large(r, r.chance(0.05) ? 3_000_000 : 300_000))
+          : Array.from({ length: large(r, 50_000) }, () => 1);
         break;
       case 4:
         msg.method = r.chance(0.5) ? randomString(r) : `${r.pick(METHODS)}${r.pick(['', '/', 'x', ' '])}`;
@@ -440,7 +448,13 @@ function framingInput(r: Rng): Input {
 // ---------------------------------------------------------------------------------------------
 // Running
 
-const CODES = new Set([-32700, -32600, -32601, 4000, 4003, 4004, 4009, 5001, 5002, 5003, 5004, 5005, 5006]);
+/** JSON-RPC's own codes the agent uses, and every ErrorCode but Internal. */
+const CODES = new Set<number>([
+  -32700,
+  -32600,
+  -32601,
+  ...Object.values(ErrorCode).filter((c): c is number => typeof c === 'number' && c !== ErrorCode.Internal),
+]);
 
 function uncodedReason(a: AgentResponse): string | null {
   if (a.jsonrpc !== '2.0') return 'jsonrpc is not "2.0"';
@@ -482,6 +496,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   };
   const framingCount = Math.round(opts.count * (opts.framingShare ?? 0.03));
   const streamCount = opts.count - framingCount;
+  const streamUntil = t0 + opts.budgetMs * (1 - (opts.framingTimeShare ?? 0.4));
   const budgetLeft = (): boolean => Date.now() - t0 < opts.budgetMs;
   let probeN = 0;
   let agent = new RawAgent(opts.agentJs);
@@ -540,7 +555,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   let expected = agent.responses.length;
   const fixed = fixedInputs();
   const warmUp = fixed.length;
-  while (report.streamInputs < streamCount && budgetLeft()) {
+  while (report.streamInputs < streamCount && Date.now() < streamUntil) {
     if (report.streamInputs === warmUp) report.rssStartKb = agent.memory()?.rssKb ?? 0;
     const input = fixed.shift() ?? streamInput(r, verifyObject);
     await send(input);

@@ -1,5 +1,6 @@
 // Test support: the built agent (dist/agent/agent.js) as a real root process in a fresh, empty
-// network namespace (unshare --net: no JuiceFS mount is "ours", so nothing can be attached),
+// network namespace (unshare --net: no JuiceFS mount is "ours", so nothing can be attached;
+// or, when asked, in a local node's namespace),
 // talked to over its stdio with raw bytes. Parses what the agent writes (vscode-jsonrpc
 // frames), keeps the responses apart from its agent/log notifications, and reads its memory
 // from /proc. DFS_TEST_AGENT_JS points the tests at another build (e.g. an older agent, to
@@ -27,6 +28,8 @@ export const request = (id: number | string, method: string, params: unknown = {
   frame(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
 
 export class RawAgent {
+  /** Agents started by this test process that have not exited yet. */
+  static readonly live = new Set<RawAgent>();
   readonly proc: ChildProcessWithoutNullStreams;
   readonly responses: AgentResponse[] = [];
   /** Frames that were not JSON or not a response nor a notification (must stay empty). */
@@ -34,20 +37,29 @@ export class RawAgent {
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private out = Buffer.alloc(0);
+  /** Bytes received and not parsed yet, and how many a frame in progress needs. */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private need = 0;
   private waiters: (() => void)[] = [];
   /** Highest VmHWM (kB) seen by sample(). */
   peakKb = 0;
 
-  constructor(js: string = agentJs()) {
-    this.proc = spawn('unshare', ['--net', process.execPath, js, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `netns`: run in that named network namespace (a local node's) instead of a fresh, empty one. */
+  constructor(js: string = agentJs(), netns?: string) {
+    const [cmd, args] = netns
+      ? ['nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, js, '--stdio']]
+      : ['unshare', ['--net', process.execPath, js, '--stdio']];
+    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdin.on('error', () => undefined); // EPIPE once the agent has closed: expected in these tests
     this.proc.stdout.on('data', (d: Buffer) => this.onData(d));
     this.proc.stderr.on('data', (d: Buffer) => {
       if (this.stderr.length < 2000) this.stderr.push(d.toString());
     });
+    RawAgent.live.add(this);
     this.exited = new Promise((resolve) =>
       this.proc.on('exit', (code, signal) => {
+        RawAgent.live.delete(this);
         this.exit = { code, signal };
         this.wake();
         resolve(this.exit);
@@ -64,22 +76,28 @@ export class RawAgent {
   }
 
   private onData(d: Buffer): void {
-    this.out = Buffer.concat([this.out, d]);
+    this.parts.push(d);
+    this.partsLen += d.length;
+    // A large answer arrives in many chunks: join them only once the frame can be complete.
+    if (this.partsLen < this.need) return;
+    let out = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
+    this.need = 0;
     for (;;) {
-      const sep = this.out.indexOf('\r\n\r\n');
+      const sep = out.indexOf('\r\n\r\n');
       if (sep === -1) break;
-      const m = /^Content-Length: (\d+)$/.exec(this.out.subarray(0, sep).toString('latin1'));
+      const m = /^Content-Length: (\d+)$/.exec(out.subarray(0, sep).toString('latin1'));
       if (!m) {
-        this.garbage.push(
-          `bad header from the agent: ${JSON.stringify(this.out.subarray(0, sep + 4).toString('latin1'))}`,
-        );
-        this.out = Buffer.alloc(0);
+        this.garbage.push(`bad header from the agent: ${JSON.stringify(out.subarray(0, sep + 4).toString('latin1'))}`);
+        out = Buffer.alloc(0);
         break;
       }
       const len = Number(m[1]);
-      if (this.out.length < sep + 4 + len) break;
-      const body = this.out.subarray(sep + 4, sep + 4 + len).toString('utf8');
-      this.out = this.out.subarray(sep + 4 + len);
+      if (out.length < sep + 4 + len) {
+        this.need = sep + 4 + len;
+        break;
+      }
+      const body = out.subarray(sep + 4, sep + 4 + len).toString('utf8');
+      out = out.subarray(sep + 4 + len);
       let msg: Record<string, unknown>;
       try {
         msg = JSON.parse(body) as Record<string, unknown>;
@@ -91,6 +109,8 @@ export class RawAgent {
       if ('id' in msg && ('result' in msg || 'error' in msg)) this.responses.push(msg as unknown as AgentResponse);
       else this.garbage.push(`neither a response nor a log: ${body.slice(0, 200)}`);
     }
+    this.parts = out.length > 0 ? [out] : [];
+    this.partsLen = out.length;
     this.wake();
   }
 
