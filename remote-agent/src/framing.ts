@@ -272,6 +272,12 @@ export class FrameReader {
   private onInbound: (m: Inbound) => void = () => undefined;
   private readonly onData = (chunk: Buffer): void => {
     this.lastByteAt = Date.now();
+    // A chunk the stream delivered after pause() waits behind the earlier ones, never over them.
+    if (this.paused) {
+      this.leftover = this.leftover ? Buffer.concat([this.leftover, chunk]) : chunk;
+      this.input.pause();
+      return;
+    }
     this.process(chunk);
   };
 

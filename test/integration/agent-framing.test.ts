@@ -9,7 +9,15 @@
 // most of these got no answer at all, or hung (DFS_TEST_AGENT_JS=<old agent.js> shows it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BypassStatus } from '../../protocol/src';
+import {
+  BypassStatusRequest,
+  ErrorCode,
+  InitializeRequest,
+  PROTOCOL_VERSION,
+  type BypassStatus,
+} from '../../protocol/src';
+import { AgentClient } from '../../core/src/agent/client';
+import { DfsError } from '../../core/src/errors';
 import { nodeDown } from '../../core/src/testnode';
 import { bpfPrograms, waitFor } from '../support/kernel';
 import { upNode } from '../support/node';
@@ -240,6 +248,29 @@ test(
     }
   },
 );
+
+test("the client's vscode-jsonrpc frames interoperate, and a closed stream names the agent's framing error", async () => {
+  const agent = new RawAgent();
+  const client = new AgentClient(agent.proc.stdout, agent.proc.stdin);
+  try {
+    // Every request the real client sends is framed as the strict reader accepts.
+    const info = await client.request(InitializeRequest, { client: 'framing-test', protocolVersion: PROTOCOL_VERSION });
+    assert.equal(info.protocolVersion, PROTOCOL_VERSION);
+    assert.equal((await client.request(BypassStatusRequest, {})).attached, false);
+    const closed = new Promise<string>((resolve) => client.onClose(resolve));
+    await agent.write('Content-Length: twelve\r\n\r\n');
+    assert.match(await closed, /the agent said: framing error: Content-Length must be digits only, got "twelve"/);
+    await assert.rejects(
+      () => client.request(BypassStatusRequest, {}),
+      (e: unknown) => e instanceof DfsError && e.code === ErrorCode.ConnectionLost && /digits only/.test(e.message),
+    );
+    await agent.exited;
+    assert.deepEqual(agent.exit, { code: 0, signal: null });
+  } finally {
+    client.dispose();
+    agent.kill();
+  }
+});
 
 test(
   'a framing error releases the bypass this connection attached, as a disconnect does',

@@ -210,3 +210,24 @@ test('pause holds the rest of a chunk until resume, in order', () => {
   assert.deepEqual(kinds(got), ['request:1', 'request:2', 'request:3', 'request:4']);
   reader.dispose();
 });
+
+test('chunks that arrive while paused queue behind the held bytes, in order', () => {
+  const input = new PassThrough();
+  const reader = new FrameReader(input);
+  const got: Inbound[] = [];
+  reader.listen(
+    (m) => {
+      got.push(m);
+      if (got.length === 1) reader.pause();
+    },
+    () => undefined,
+  );
+  const frames = [1, 2, 3, 4, 5].map((i) => frame(status(i)));
+  input.emit('data', Buffer.concat([frames[0], frames[1]] as Buffer[]));
+  input.emit('data', frames[2]);
+  input.emit('data', Buffer.concat([frames[3], frames[4]] as Buffer[]));
+  assert.deepEqual(kinds(got), ['request:1']);
+  reader.resume();
+  assert.deepEqual(kinds(got), ['request:1', 'request:2', 'request:3', 'request:4', 'request:5']);
+  reader.dispose();
+});

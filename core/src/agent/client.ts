@@ -13,8 +13,9 @@ import {
   ResponseError,
   StreamMessageReader,
   StreamMessageWriter,
-  type Logger,
   type MessageConnection,
+  type MessageReader,
+  type ResponseMessage,
 } from 'vscode-jsonrpc/node';
 import { ErrorCode, LogNotification, type ErrorData, type LogEntry, type RequestSpec } from '@dfs/protocol';
 import { DfsError } from '../errors';
@@ -40,23 +41,21 @@ export class AgentClient {
   private agentSaid: string | undefined;
 
   constructor(input: Readable, output: Writable) {
-    // vscode-jsonrpc reports a response it cannot match (id null) only to its logger.
-    const logger: Logger = {
-      error: (message) => {
-        const m = /^Received response message without id: Error is: \n([\s\S]*)$/.exec(message);
-        if (!m) return;
-        try {
-          const e = JSON.parse(m[1] ?? '') as { message?: unknown };
-          if (typeof e.message === 'string') this.agentSaid = e.message;
-        } catch {
-          // Not the shape vscode-jsonrpc writes: nothing to report.
-        }
-      },
-      warn: () => undefined,
-      info: () => undefined,
-      log: () => undefined,
+    const reader = new StreamMessageReader(input);
+    // Seen as each message is read, before the stream's end can close the connection.
+    const watched: MessageReader = {
+      onError: reader.onError,
+      onClose: reader.onClose,
+      onPartialMessage: reader.onPartialMessage,
+      dispose: () => reader.dispose(),
+      listen: (callback) =>
+        reader.listen((msg) => {
+          const r = msg as Partial<ResponseMessage>;
+          if (r.id === null && typeof r.error?.message === 'string') this.agentSaid = r.error.message;
+          callback(msg);
+        }),
     };
-    this.conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output), logger);
+    this.conn = createMessageConnection(watched, new StreamMessageWriter(output));
     this.conn.onClose(() => this.markClosed('stream ended'));
     this.conn.onError(([err]) => {
       if (this.closedWhy === undefined && /closed|EPIPE|destroyed/i.test(err.message)) this.markClosed(err.message);
