@@ -1,4 +1,4 @@
-// The agent's strict frame reader (remote-agent/src/framing.ts) without a process around it:
+// The agent's strict frame reader (remote-agent/src/framing.ts, envelope.ts) without a process:
 // what vscode-jsonrpc writes is read back byte for byte, split anywhere; every malformed
 // header is fatal at once, every malformed body is answered and the stream goes on; an
 // oversized body is refused from its header; a stalled frame times out; pause holds input.
@@ -6,15 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { StreamMessageWriter, type NotificationMessage, type RequestMessage } from 'vscode-jsonrpc/node';
-import {
-  checkEnvelope,
-  classifyBody,
-  FrameReader,
-  jsonDepth,
-  MAX_FRAME_BYTES,
-  type FrameReaderOptions,
-  type Inbound,
-} from '../../remote-agent/src/framing';
+import { checkEnvelope, classifyBody, jsonDepth } from '../../remote-agent/src/envelope';
+import { FrameReader, MAX_FRAME_BYTES, type FrameReaderOptions, type Inbound } from '../../remote-agent/src/framing';
 
 function frame(body: string | Buffer): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
