@@ -35,6 +35,8 @@ console.log(
 );
 console.log(`answers ${r.answers}, orderly closes ${r.orderlyCloses}`);
 console.log(`crashes ${r.crashes}, hangs ${r.hangs}, uncoded answers ${r.uncoded}, miscounted ${r.miscounted}`);
-console.log(`agent RSS: ${r.rssStartKb} kB at start, ${r.rssEndKb} kB at end of the stream phase; peak ${r.peakKb} kB`);
+console.log(
+  `agent RSS in the stream phase: ${r.rssStartKb} kB at start, ${r.rssMidKb} kB halfway, ${r.rssEndKb} kB at the end; peak ${r.peakKb} kB`,
+);
 for (const e of r.examples) console.log(`  ${e}`);
 process.exitCode = r.crashes + r.hangs + r.uncoded + r.miscounted > 0 ? 1 : 0;

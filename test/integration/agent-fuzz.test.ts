@@ -17,7 +17,7 @@ test('fuzzing the agent: answers or orderly closes only, memory bounded', { time
   t.diagnostic(
     `${r.inputs} inputs (${r.streamInputs} stream, ${r.framingInputs} framing) in ${r.elapsedMs} ms; ` +
       `${r.answers} answers, ${r.orderlyCloses} orderly closes; crashes ${r.crashes}, hangs ${r.hangs}, ` +
-      `uncoded ${r.uncoded}, miscounted ${r.miscounted}; RSS ${r.rssStartKb} → ${r.rssEndKb} kB, peak ${r.peakKb} kB`,
+      `uncoded ${r.uncoded}, miscounted ${r.miscounted}; RSS ${r.rssStartKb} → ${r.rssMidKb} → ${r.rssEndKb} kB, peak ${r.peakKb} kB`,
   );
   for (const e of r.examples) t.diagnostic(e);
   assert.ok(r.streamInputs > 200, `enough stream inputs ran (${r.streamInputs})`);
@@ -27,8 +27,9 @@ test('fuzzing the agent: answers or orderly closes only, memory bounded', { time
   assert.equal(r.uncoded, 0, 'uncoded or Internal answers');
   assert.equal(r.miscounted, 0, 'inputs with a wrong number of answers');
   assert.ok(r.orderlyCloses > 0, 'framing errors closed the connection in order');
-  // Bounded: no growth across the stream phase beyond allocator slack, no runaway peak.
-  assert.ok(r.rssEndKb < r.rssStartKb + 64 * 1024, `RSS ${r.rssStartKb} → ${r.rssEndKb} kB`);
+  // Bounded: once the heap has grown to fit the largest inputs, no growth beyond GC slack, and
+  // no runaway peak (the agent before the size cap reached 362 MB on one 100 MiB body).
+  assert.ok(r.rssEndKb < r.rssMidKb + 64 * 1024, `RSS ${r.rssMidKb} kB halfway → ${r.rssEndKb} kB at the end`);
   assert.ok(r.peakKb < 512 * 1024, `peak RSS ${r.peakKb} kB`);
 });
 

@@ -92,6 +92,18 @@ function randomString(r: Rng): string {
   return s;
 }
 
+/**
+ * Set an own, enumerable property, whatever its name: a plain assignment of "__proto__" would
+ * change the prototype instead, which JSON never does.
+ */
+function put(o: object, key: string | number, value: unknown): void {
+  try {
+    Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  } catch {
+    // Not definable (an array's length): leave it.
+  }
+}
+
 function randomValue(r: Rng, depth = 3): unknown {
   switch (r.int(depth > 0 ? 9 : 6)) {
     case 0:
@@ -111,7 +123,7 @@ function randomValue(r: Rng, depth = 3): unknown {
     case 7: {
       const o: Record<string, unknown> = {};
       for (let i = r.int(5); i > 0; i--)
-        o[r.chance(0.5) ? r.pick(STRINGS) : randomString(r)] = randomValue(r, depth - 1);
+        put(o, r.chance(0.5) ? r.pick(STRINGS) : randomString(r), randomValue(r, depth - 1));
       return o;
     }
     default: {
@@ -162,7 +174,8 @@ type Json = Record<string, unknown> | unknown[];
 function containers(v: unknown, out: Json[] = [], depth = 0): Json[] {
   if (depth > 8 || typeof v !== 'object' || v === null) return out;
   out.push(v as Json);
-  for (const c of Array.isArray(v) ? v : Object.values(v)) containers(c, out, depth + 1);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) containers(o[k], out, depth + 1);
   return out;
 }
 
@@ -185,12 +198,16 @@ function mutate(msg: Record<string, unknown>, r: Rng): void {
         break;
       case 1:
       case 2:
-        t[key] = randomValue(r);
+        put(t, key, randomValue(r));
         break;
       case 3:
-        t[key] = r.chance(0.5)
-          ? 'y'.repeat(large(r, r.chance(0.05) ? 3_000_000 : 300_000))
-          : Array.from({ length: large(r, 50_000) }, () => 1);
+        put(
+          t,
+          key,
+          r.chance(0.5)
+            ? 'y'.repeat(large(r, r.chance(0.05) ? 3_000_000 : 300_000))
+            : Array.from({ length: large(r, 50_000) }, () => 1),
+        );
         break;
       case 4:
         msg.method = r.chance(0.5) ? randomString(r) : `${r.pick(METHODS)}${r.pick(['', '/', 'x', ' '])}`;
