@@ -90,10 +90,13 @@ export const InitializeRequest = request<InitializeParams, InitializeResult>('ag
 
 // ---------------------------------------------------------------------------------------------
 // agent/update (client → agent): deploy the client's agent bundle on the node.
-// Valid before agent/initialize, and frozen across protocol versions, so that any installed
-// agent can always be brought to the client's version. The agent checks every file (allowed
-// name, sha256, architecture) and swaps its own install directory atomically; it keeps
-// running its old code, so the client reconnects afterwards.
+// Valid before agent/initialize, so that any installed agent can always be brought to the
+// client's version. The bundle must be signed (Ed25519) by a key whose public half is pinned,
+// root-owned, in UPDATE_KEYS_FILE beside the agent's install directory; the agent verifies the
+// signature before it writes anything, then checks every file (allowed name, sha256,
+// architecture, manifest) and swaps its own install directory atomically. It keeps running its
+// old code, so the client reconnects afterwards. Agents that predate signed updates refuse
+// the `build` and `signature` fields as unknown: such a node is provisioned again (README).
 
 export interface BundleFile {
   /** Path inside the bundle, e.g. "agent.js", "bpf/bypass.bpf.o". */
@@ -103,12 +106,43 @@ export interface BundleFile {
   data: string;
 }
 
+export interface UpdateSignature {
+  /** The signer's Ed25519 public key, 32 bytes, base64: names the key in refusals. */
+  publicKey: string;
+  /** Ed25519 signature of updateSigningText(params), 64 bytes, base64. */
+  value: string;
+}
+
 export interface AgentUpdateParams {
   /** The bundle's manifest version. */
   version: string;
   /** Node.js process.arch the bundle's native addon was built for, e.g. "x64". */
   arch: string;
+  /** The bundle's content digest (manifest "build"; '' for a bundle without one). */
+  build: string;
   files: BundleFile[];
+  /** Absent: the agent refuses the bundle (PermissionDenied). */
+  signature?: UpdateSignature;
+}
+
+/** The file, in the directory that holds the agent's install directory, pinning update keys. */
+export const UPDATE_KEYS_FILE = 'update-keys';
+/** First word of a key line in UPDATE_KEYS_FILE: `dfs-ebpf-update-ed25519 <base64 key> [comment]`. */
+export const UPDATE_KEY_TYPE = 'dfs-ebpf-update-ed25519';
+
+/**
+ * The exact text an update signature covers: a fixed context string, the version, arch and
+ * build, and every file's path and sha256 sorted by path (the data is bound by its sha256).
+ */
+export function updateSigningText(p: Pick<AgentUpdateParams, 'version' | 'arch' | 'build' | 'files'>): string {
+  const files = p.files.map((f) => [f.path, f.sha256]).sort(([a], [b]) => ((a ?? '') < (b ?? '') ? -1 : 1));
+  return JSON.stringify({
+    context: 'dfs-ebpf agent/update v1',
+    version: p.version,
+    arch: p.arch,
+    build: p.build,
+    files,
+  });
 }
 
 export interface AgentUpdateResult {

@@ -9,8 +9,9 @@
  *   --check-object  (internal) the sandbox child: one untrusted object job on stdin (sandbox.ts)
  */
 
-import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { PROTOCOL_VERSION } from '@dfs/protocol';
+import { FrameReader } from './framing';
 import { AgentLog } from './log';
 import { Manager } from './manager';
 import { loadAddon } from './native';
@@ -83,8 +84,9 @@ function main(argv: string[]): void {
   // A write to a closed pipe means the client is gone, too.
   process.stdout.on('error', () => shutdown('client disconnected (stdout closed)', 0));
 
-  const conn = serve(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout), manager, log);
-  conn.onClose(() => shutdown('connection closed', 0));
+  // The strict reader answers and closes on a framing error; closing releases like a disconnect.
+  const conn = serve(new FrameReader(process.stdin), new StreamMessageWriter(process.stdout), manager, log);
+  conn.onClose((why) => shutdown(`connection closed: ${why}`, 0));
   log.info('agent', `dfs-ebpf-agent ${AGENT_VERSION} serving on stdio (pid ${process.pid})`);
 }
 

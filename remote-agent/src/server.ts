@@ -1,18 +1,18 @@
 /**
- * The agent's JSON-RPC surface: converts and validates wire input, calls the manager, and
- * turns every failure into a coded JSON-RPC error. Nothing here holds state. Bad input is
- * answered, never fatal: unparsable JSON gets a -32700 response, unknown methods -32601,
- * wrong fields a BadRequest naming the field; the connection keeps serving.
+ * The agent's JSON-RPC surface: dispatches what the frame reader (framing.ts) lets through,
+ * converts and validates the params, calls the manager, and turns every failure into a coded
+ * JSON-RPC error. Nothing here outlives the connection. Bad input is answered, never fatal:
+ * bodies that are not JSON get -32700, messages that are not requests -32600 (both from the
+ * reader), unknown methods -32601, wrong fields a BadRequest naming the field; the connection
+ * keeps serving. Only a framing error ends it, after one answer (see framing.ts).
  */
 
 import { isIPv4 } from 'node:net';
 import {
-  createMessageConnection,
   ErrorCodes,
-  ResponseError,
-  type MessageConnection,
-  type MessageReader,
+  type Message,
   type MessageWriter,
+  type NotificationMessage,
   type ResponseMessage,
 } from 'vscode-jsonrpc/node';
 import {
@@ -27,14 +27,18 @@ import {
   VerifyRequest,
   type AgentUpdateParams,
   type BypassAttachParams,
+  type ErrorData,
   type Endpoint,
   type InitializeParams,
   type KernelBtfParams,
+  type RequestSpec,
   type VerifyParams,
 } from '@dfs/protocol';
 import { AgentError } from './errors';
+import { JSONRPC_PARSE_ERROR, type FrameReader, type RequestId } from './framing';
 import type { AgentLog } from './log';
 import type { Manager } from './manager';
+import { MAX_BUNDLE_BYTES } from './update';
 
 /** Largest object the agent accepts (decoded); BPF objects are kilobytes, 16 MiB is generous. */
 const MAX_OBJECT_BYTES = 16 << 20;
@@ -133,28 +137,61 @@ export function parseVerify(params: unknown): VerifyParams {
   return out;
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** base64 of exactly `bytes` bytes. */
+function base64Of(v: unknown, bytes: number): v is string {
+  return (
+    typeof v === 'string' &&
+    v.length === Math.ceil(bytes / 3) * 4 &&
+    BASE64.test(v) &&
+    Buffer.from(v, 'base64').length === bytes
+  );
+}
+
 export function parseAgentUpdate(params: unknown): AgentUpdateParams {
   const m = AgentUpdateRequest.method;
   const p = asObject(params, m);
-  onlyKnown(p, m, ['version', 'arch', 'files']);
+  onlyKnown(p, m, ['version', 'arch', 'build', 'files', 'signature']);
   const version = optString(p, 'version', m, 64);
   const arch = optString(p, 'arch', m, 32);
   if (version === undefined || arch === undefined) throw bad(`${m}: version and arch are required`);
+  if (typeof p.build !== 'string' || p.build.length > 64)
+    throw bad(`${m}: build must be a string of at most 64 characters`);
   if (!Array.isArray(p.files) || p.files.length === 0 || p.files.length > 256) {
     throw bad(`${m}: files must be an array of 1..256 {path, sha256, data}`);
   }
+  let encoded = 0;
   const files = p.files.map((f: unknown, i) => {
     const where = `${m}: files[${i}]`;
-    if (typeof f !== 'object' || f === null) throw bad(`${where} must be an object`);
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(`${where} must be an object`);
+    onlyKnown(f as Fields, where, ['path', 'sha256', 'data']);
     const { path, sha256, data } = f as Fields;
     if (typeof path !== 'string' || path.length === 0 || path.length > 200)
       throw bad(`${where}.path must be a short string`);
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
       throw bad(`${where}.sha256 must be 64 hex digits`);
-    if (typeof data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw bad(`${where}.data must be base64`);
+    if (typeof data !== 'string' || !BASE64.test(data)) throw bad(`${where}.data must be base64`);
+    encoded += data.length;
     return { path, sha256, data };
   });
-  return { version, arch, files };
+  if ((encoded * 3) / 4 > MAX_BUNDLE_BYTES + 3 * files.length) {
+    throw bad(`${m}: the bundle exceeds ${MAX_BUNDLE_BYTES >> 20} MiB`);
+  }
+  const out: AgentUpdateParams = { version, arch, build: p.build, files };
+  if (p.signature !== undefined) {
+    const sig = p.signature;
+    if (typeof sig !== 'object' || sig === null || Array.isArray(sig)) {
+      throw bad(`${m}: signature must be an object {publicKey, value}`);
+    }
+    onlyKnown(sig as Fields, `${m}: signature`, ['publicKey', 'value']);
+    const { publicKey, value } = sig as Fields;
+    if (!base64Of(publicKey, 32))
+      throw bad(`${m}: signature.publicKey must be an Ed25519 public key (32 bytes, base64)`);
+    if (!base64Of(value, 64)) throw bad(`${m}: signature.value must be an Ed25519 signature (64 bytes, base64)`);
+    out.signature = { publicKey, value };
+  }
+  return out;
 }
 
 export function parseKernelBtf(params: unknown): KernelBtfParams {
@@ -171,68 +208,138 @@ function parseEmpty(params: unknown, method: string): Record<string, never> {
   return {};
 }
 
-function toResponseError(err: unknown, log: AgentLog, method: string, opId: number): ResponseError<unknown> {
+interface ErrorObject {
+  code: number;
+  message: string;
+  data?: ErrorData;
+}
+
+function toErrorObject(err: unknown, log: AgentLog, method: string, opId: number): ErrorObject {
   if (err instanceof AgentError) {
     log.warn('rpc', `${method} failed: ${err.message}`, opId);
-    return new ResponseError(err.code, err.message, err.toData());
+    return { code: err.code, message: err.message, data: err.toData() };
   }
   const message = err instanceof Error ? err.message : String(err);
   log.error('rpc', `${method} failed unexpectedly: ${err instanceof Error ? (err.stack ?? message) : message}`, opId);
-  return new ResponseError(ErrorCode.Internal, `internal agent error: ${message}`, {
+  return {
     code: ErrorCode.Internal,
-    message,
-  });
+    message: `internal agent error: ${message}`,
+    data: { code: ErrorCode.Internal, message },
+  };
 }
 
-/** Wire the manager to a JSON-RPC connection over (reader, writer) and start listening. */
-export function serve(
-  reader: MessageReader,
-  writer: MessageWriter,
-  manager: Manager,
-  log: AgentLog,
-): MessageConnection {
-  const conn = createMessageConnection(reader, writer);
+/** The agent's side of one connection: closes once, after a framing error or when the input ends. */
+export interface AgentConnection {
+  onClose(listener: (why: string) => void): void;
+}
+
+/** Answers that may be pending at once before the reader stops taking requests. */
+const MAX_IN_FLIGHT = 16;
+/** How long a framing error's answer may take to leave before the connection closes anyway. */
+const FATAL_FLUSH_MS = 2000;
+
+type Handler = (params: unknown, opId: number) => unknown;
+
+/** A typed route: `parse` checks the wire params into P, `run` must answer the spec's R. */
+function route<P, R>(
+  spec: RequestSpec<P, R>,
+  parse: (raw: unknown) => P,
+  run: (params: P, opId: number) => R | Promise<R>,
+): [string, Handler] {
+  return [spec.method, (raw, opId) => run(parse(raw), opId)];
+}
+
+/**
+ * Serve the manager over (reader, writer) until the input ends or a framing error: requests
+ * are dispatched by method, every answer (result, coded error, invalid input) is written by
+ * `writer`, and the manager's log is forwarded as `agent/log` notifications.
+ */
+export function serve(reader: FrameReader, writer: MessageWriter, manager: Manager, log: AgentLog): AgentConnection {
+  // Each route is typed by its RequestSpec: the parser yields the spec's params and the
+  // manager must return the spec's result, so the wire shapes in protocol/ cannot drift.
+  const handlers = new Map<string, Handler>([
+    route(InitializeRequest, parseInitialize, (p) => manager.initialize(p)),
+    route(AgentUpdateRequest, parseAgentUpdate, (p) => manager.update(p)),
+    route(VerifyRequest, parseVerify, (p, op) => manager.verify(p, op)),
+    route(KernelBtfRequest, parseKernelBtf, (p) => manager.kernelBtf(p)),
+    route(BypassAttachRequest, parseBypassAttach, (p, op) => manager.attachBypass(p, op)),
+    route(BypassDetachRequest, (p) => parseEmpty(p, BypassDetachRequest.method), (_p, op) => manager.detachBypass(op)),
+    route(BypassStatusRequest, (p) => parseEmpty(p, BypassStatusRequest.method), () => manager.bypassStatus()),
+  ]);
+  const closeListeners: ((why: string) => void)[] = [];
+  let closedWhy: string | undefined;
   let nextOp = 1;
+  let inFlight = 0;
 
-  function handle<P, R>(method: string, parse: (p: unknown) => P, run: (p: P, opId: number) => R | Promise<R>): void {
-    conn.onRequest(method, async (raw: unknown) => {
-      const opId = nextOp++;
-      try {
-        return await run(parse(raw), opId);
-      } catch (err) {
-        return toResponseError(err, log, method, opId);
-      }
+  const close = (why: string): void => {
+    if (closedWhy !== undefined) return;
+    closedWhy = why;
+    reader.dispose();
+    log.forwardTo(undefined);
+    for (const l of closeListeners.splice(0)) l(why);
+  };
+  // A write fails only when the client is gone; main.ts hears that from stdout itself.
+  const send = (msg: Message): Promise<void> => writer.write(msg).catch(() => undefined);
+  const sendError = (id: RequestId | null, error: ErrorObject): Promise<void> =>
+    send({ jsonrpc: '2.0', id, error } as ResponseMessage);
+
+  /** Count an answer until it has left, pausing the reader while too many are pending. */
+  const track = (answer: Promise<void>): void => {
+    if (++inFlight >= MAX_IN_FLIGHT) reader.pause();
+    void answer.finally(() => {
+      if (--inFlight < MAX_IN_FLIGHT) reader.resume();
     });
-  }
+  };
 
-  handle(InitializeRequest.method, parseInitialize, (p) => manager.initialize(p));
-  handle(AgentUpdateRequest.method, parseAgentUpdate, (p) => manager.update(p));
-  handle(VerifyRequest.method, parseVerify, (p, op) => manager.verify(p, op));
-  handle(KernelBtfRequest.method, parseKernelBtf, (p) => manager.kernelBtf(p));
-  handle(BypassAttachRequest.method, parseBypassAttach, (p, op) => manager.attachBypass(p, op));
-  handle(
-    BypassDetachRequest.method,
-    (p) => parseEmpty(p, BypassDetachRequest.method),
-    (_p, op) => manager.detachBypass(op),
+  const answer = async (id: RequestId, method: string, params: unknown): Promise<void> => {
+    const opId = nextOp++;
+    const handler = handlers.get(method);
+    if (!handler) {
+      log.warn('rpc', `unknown method ${JSON.stringify(method)}`, opId);
+      return sendError(id, { code: ErrorCodes.MethodNotFound, message: `unknown method ${JSON.stringify(method)}` });
+    }
+    let result: unknown;
+    try {
+      result = await handler(params, opId);
+    } catch (err) {
+      return sendError(id, toErrorObject(err, log, method, opId));
+    }
+    return send({ jsonrpc: '2.0', id, result: result ?? null } as ResponseMessage);
+  };
+
+  reader.listen(
+    (m) => {
+      switch (m.kind) {
+        case 'request':
+          track(answer(m.id, m.method, m.params));
+          return;
+        case 'notification':
+          // Nothing the agent does can be cancelled or configured by a notification: ignore it.
+          return;
+        case 'invalid':
+          log.warn('rpc', m.message);
+          track(sendError(m.id, { code: m.code, message: m.message }));
+          return;
+        case 'fatal': {
+          const message = `${m.message}; the agent closes the connection: the stream cannot be trusted after a framing error`;
+          log.warn('rpc', message);
+          const flushed = sendError(null, { code: JSONRPC_PARSE_ERROR, message });
+          // Not unref'd: the process must stay until close() has run the owner's cleanup.
+          const bound = new Promise<void>((r) => setTimeout(r, FATAL_FLUSH_MS));
+          void Promise.race([flushed, bound]).then(() => close(m.message));
+          return;
+        }
+      }
+    },
+    (why) => close(why),
   );
-  handle(
-    BypassStatusRequest.method,
-    (p) => parseEmpty(p, BypassStatusRequest.method),
-    () => manager.bypassStatus(),
+  log.forwardTo(
+    (entry) => void send({ jsonrpc: '2.0', method: LogNotification.method, params: entry } as NotificationMessage),
   );
-
-  // A body that is not JSON never reaches a handler: answer it as JSON-RPC says (id null).
-  reader.onError((err) => {
-    log.warn('rpc', `unreadable message: ${err.message}`);
-    const reply: ResponseMessage = {
-      jsonrpc: '2.0',
-      id: null,
-      error: { code: ErrorCodes.ParseError, message: `parse error: ${err.message}` },
-    };
-    void writer.write(reply).catch(() => undefined);
-  });
-
-  log.forwardTo((entry) => void conn.sendNotification(LogNotification.method, entry).catch(() => undefined));
-  conn.listen();
-  return conn;
+  return {
+    onClose: (listener) => {
+      if (closedWhy !== undefined) listener(closedWhy);
+      else closeListeners.push(listener);
+    },
+  };
 }

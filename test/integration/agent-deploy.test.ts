@@ -1,8 +1,9 @@
 // Agent deployment with a version check, on a real local test node over the real SSH path:
 // a node provisioned with an older agent is brought to the client's bundle by connectNode
-// (through the installed agent's `agent/update`, no extra sudo rule), and a bundle that is
-// damaged, foreign or for another architecture is refused with a coded error while the
-// installed agent stays as it was.
+// (through the installed agent's `agent/update`, signed with the client's update key, no extra
+// sudo rule), and a signed bundle that is damaged, foreign or for another architecture is
+// refused with a coded error while the installed agent stays as it was. (Unsigned and
+// wrongly signed bundles: agent-update-trust.test.ts.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentUpdateRequest, ErrorCode, type AgentUpdateParams } from '../../protocol/src';
 import { bundledAgentVersion, readBundle } from '../../core/src/agent/bundle';
+import { ensureUpdateKey, signBundle } from '../../core/src/agent/signing';
 import { NodeSession } from '../../core/src/agent/session';
 import { DfsError } from '../../core/src/errors';
 import { nullLogger } from '../../core/src/log';
@@ -39,7 +41,7 @@ async function updateRejected(mutate: (p: AgentUpdateParams) => AgentUpdateParam
   const s = await rawSession();
   try {
     await assert.rejects(
-      () => s.request(AgentUpdateRequest, mutate(readBundle(agentBundle()))),
+      () => s.request(AgentUpdateRequest, signBundle(mutate(readBundle(agentBundle())), ensureUpdateKey())),
       (e: unknown) => e instanceof DfsError && e.code === ErrorCode.BadRequest && message.test(e.message),
     );
     assert.equal(s.info.agentVersion, OLD);

@@ -396,7 +396,8 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
     assert.ok(!readdirSync('/etc/sudoers.d').some((f) => f.includes(NAME)), 'sudoers staging');
     assert.ok(!existsSync(node.cgroup), 'cgroup');
     assert.ok(!existsSync(SERVER_DIR), 'server state');
-    assert.ok(!existsSync(join(tmp, 'state', 'dfs-ebpf')), 'client state');
+    // The node's client state goes; the update signing key is the client's, not the node's, and stays.
+    assert.ok(!existsSync(join(tmp, 'state', 'dfs-ebpf', 'nodes')), 'client state of the node');
     assert.equal(readLocalNode(NAME), null);
     for (const pid of [...pids, ...cgroupPids]) assert.ok(!runsInNode(pid), `pid ${pid} survived`);
     const st = await nodeStatus(opts);

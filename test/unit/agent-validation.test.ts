@@ -46,14 +46,30 @@ test('bypass/attach rejects bad fields by name', () => {
   rejects(() => parseBypassAttach({ objectName: '' }), /objectName/);
 });
 
-test('agent/update needs a version, an arch and well-formed files', () => {
+test('agent/update needs a version, an arch, a build and well-formed files', () => {
   const file = { path: 'agent.js', sha256: 'a'.repeat(64), data: 'QUJD' };
-  assert.equal(parseAgentUpdate({ version: '1.0.0', arch: 'x64', files: [file] }).files.length, 1);
-  rejects(() => parseAgentUpdate({ arch: 'x64', files: [file] }), /version and arch/);
-  rejects(() => parseAgentUpdate({ version: '1', arch: 'x64', files: [] }), /files/);
-  rejects(
-    () => parseAgentUpdate({ version: '1', arch: 'x64', files: [{ ...file, sha256: 'xyz' }] }),
-    /files\[0\]\.sha256/,
-  );
-  rejects(() => parseAgentUpdate({ version: '1', arch: 'x64', files: [{ ...file, data: '$$' }] }), /files\[0\]\.data/);
+  const base = { version: '1', arch: 'x64', build: 'b' };
+  assert.equal(parseAgentUpdate({ ...base, version: '1.0.0', files: [file] }).files.length, 1);
+  rejects(() => parseAgentUpdate({ arch: 'x64', build: '', files: [file] }), /version and arch/);
+  rejects(() => parseAgentUpdate({ version: '1', arch: 'x64', files: [file] }), /build/);
+  rejects(() => parseAgentUpdate({ ...base, files: [] }), /files/);
+  rejects(() => parseAgentUpdate({ ...base, files: [{ ...file, sha256: 'xyz' }] }), /files\[0\]\.sha256/);
+  rejects(() => parseAgentUpdate({ ...base, files: [{ ...file, data: '$$' }] }), /files\[0\]\.data/);
+  rejects(() => parseAgentUpdate({ ...base, files: [null] }), /files\[0\] must be an object/);
+  rejects(() => parseAgentUpdate({ ...base, files: [[file]] }), /files\[0\] must be an object/);
+  rejects(() => parseAgentUpdate({ ...base, files: [{ ...file, mode: 0o4755 }] }), /unknown field mode/);
+});
+
+test('agent/update signatures are shaped like Ed25519, or absent', () => {
+  const p = { version: '1', arch: 'x64', build: '', files: [{ path: 'agent.js', sha256: 'a'.repeat(64), data: '' }] };
+  const publicKey = Buffer.alloc(32, 1).toString('base64');
+  const value = Buffer.alloc(64, 2).toString('base64');
+  assert.equal(parseAgentUpdate(p).signature, undefined);
+  assert.deepEqual(parseAgentUpdate({ ...p, signature: { publicKey, value } }).signature, { publicKey, value });
+  rejects(() => parseAgentUpdate({ ...p, signature: null }), /signature must be an object/);
+  rejects(() => parseAgentUpdate({ ...p, signature: 'sig' }), /signature must be an object/);
+  rejects(() => parseAgentUpdate({ ...p, signature: { publicKey, value, keyId: 1 } }), /unknown field keyId/);
+  rejects(() => parseAgentUpdate({ ...p, signature: { publicKey: value, value } }), /signature\.publicKey/);
+  rejects(() => parseAgentUpdate({ ...p, signature: { publicKey, value: publicKey } }), /signature\.value/);
+  rejects(() => parseAgentUpdate({ ...p, signature: { publicKey: 'A'.repeat(43) + '!', value } }), /publicKey/);
 });

@@ -1,6 +1,7 @@
 /**
  * The agent bundle this client ships (dist/agent: agent.js, dfs_bpf.node, BPF objects,
- * manifest.json with version and architecture), read into an `agent/update` request.
+ * manifest.json with version, architecture and build digest), read into an unsigned
+ * `agent/update` request (signing.ts signs it).
  */
 
 import { createHash } from 'node:crypto';
@@ -60,5 +61,5 @@ export function readBundle(bundleDir: string): AgentUpdateParams {
         data: data.toString('base64'),
       };
     });
-  return { version: m.version, arch: m.arch, files };
+  return { version: m.version, arch: m.arch, build: typeof m.build === 'string' ? m.build : '', files };
 }

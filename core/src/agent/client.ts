@@ -1,7 +1,10 @@
 /**
  * Typed JSON-RPC client for the agent over any byte stream pair (an SSH exec channel in the
  * product, a child process's stdio in tests). Agent errors arrive as DfsError with the
- * agent's ErrorCode; requests pending when the stream closes fail with ConnectionLost.
+ * agent's ErrorCode; requests pending when the stream closes fail with ConnectionLost, naming
+ * the agent's last unmatched (id null) error when there was one: the agent answers a framing
+ * error that way just before it closes the stream. vscode-jsonrpc frames exactly as the
+ * agent's strict reader (remote-agent/src/framing.ts) expects: `Content-Length: N` CRLF CRLF.
  */
 
 import type { Readable, Writable } from 'node:stream';
@@ -11,6 +14,8 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
   type MessageConnection,
+  type MessageReader,
+  type ResponseMessage,
 } from 'vscode-jsonrpc/node';
 import { ErrorCode, LogNotification, type ErrorData, type LogEntry, type RequestSpec } from '@dfs/protocol';
 import { DfsError } from '../errors';
@@ -32,8 +37,25 @@ export class AgentClient {
   private closedWhy: string | undefined;
   private readonly closeListeners: ((why: string) => void)[] = [];
 
+  /** The message of the last error response the agent sent with id null. */
+  private agentSaid: string | undefined;
+
   constructor(input: Readable, output: Writable) {
-    this.conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+    const reader = new StreamMessageReader(input);
+    // Seen as each message is read, before the stream's end can close the connection.
+    const watched: MessageReader = {
+      onError: reader.onError,
+      onClose: reader.onClose,
+      onPartialMessage: reader.onPartialMessage,
+      dispose: () => reader.dispose(),
+      listen: (callback) =>
+        reader.listen((msg) => {
+          const r = msg as Partial<ResponseMessage>;
+          if (r.id === null && typeof r.error?.message === 'string') this.agentSaid = r.error.message;
+          callback(msg);
+        }),
+    };
+    this.conn = createMessageConnection(watched, new StreamMessageWriter(output));
     this.conn.onClose(() => this.markClosed('stream ended'));
     this.conn.onError(([err]) => {
       if (this.closedWhy === undefined && /closed|EPIPE|destroyed/i.test(err.message)) this.markClosed(err.message);
@@ -47,8 +69,9 @@ export class AgentClient {
 
   markClosed(why: string): void {
     if (this.closedWhy !== undefined) return;
-    this.closedWhy = why;
-    for (const l of this.closeListeners.splice(0)) l(why);
+    const full = this.agentSaid === undefined ? why : `${why}; the agent said: ${this.agentSaid}`;
+    this.closedWhy = full;
+    for (const l of this.closeListeners.splice(0)) l(full);
     this.conn.dispose();
   }
 

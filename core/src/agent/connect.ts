@@ -1,8 +1,10 @@
 /**
  * Connecting to a node with a version check: resolve the node spec, open a session, and
  * compare the agent's version and build digest with the agent bundle this client ships. When
- * they differ (or the installed agent speaks another protocol), the bundle is deployed through the installed
- * agent itself (`agent/update`) and the session reopened, for local and remote nodes alike.
+ * they differ (or the installed agent speaks another protocol), the bundle is signed with this
+ * client's update key (signing.ts) and deployed through the installed agent itself
+ * (`agent/update`), and the session reopened, for local and remote nodes alike. A node that
+ * does not trust the key refuses; the error then says which key to pin and where.
  */
 
 import { ErrorCode } from '@dfs/protocol';
@@ -10,6 +12,7 @@ import { DfsError } from '../errors';
 import { resolveTarget, type NodeTarget, type TargetOverrides } from '../ssh/target';
 import { bundledAgentBuild, bundledAgentVersion, readBundle } from './bundle';
 import { deployAgent, NodeSession, type SessionOptions } from './session';
+import { ensureUpdateKey, signBundle } from './signing';
 
 export { bundledAgentVersion } from './bundle';
 
@@ -21,7 +24,28 @@ export interface ConnectNodeOptions extends SessionOptions {
 async function redeploy(target: NodeTarget, opts: ConnectNodeOptions, why: string): Promise<NodeSession> {
   opts.log.info(`deploying the agent to ${target.label}: ${why}`);
   opts.progress?.(`Updating the agent on ${target.label}`);
-  const res = await deployAgent(target, readBundle(opts.bundleDir), opts);
+  const key = ensureUpdateKey();
+  let res;
+  try {
+    res = await deployAgent(target, signBundle(readBundle(opts.bundleDir), key), opts);
+  } catch (err) {
+    if (!(err instanceof DfsError)) throw err;
+    if (err.code === ErrorCode.PermissionDenied) {
+      throw new DfsError(
+        err.code,
+        `${err.message}. This client's update key is ${key.fingerprint}, in ${key.paths.publicKey}: ${key.line}`,
+        err.detail,
+      );
+    }
+    if (err.code === ErrorCode.BadRequest && /unknown field (build|signature)/.test(err.message)) {
+      throw new DfsError(
+        ErrorCode.AgentVersionMismatch,
+        `the agent on ${target.label} predates signed updates and cannot be updated remotely; install the agent on it again and pin this client's key (${key.paths.publicKey}), see README (remote node)`,
+        err.message,
+      );
+    }
+    throw err;
+  }
   opts.log.info(`agent on ${target.label}: ${res.previous} → ${res.installed}`);
   return NodeSession.open(target, opts);
 }

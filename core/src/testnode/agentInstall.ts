@@ -1,7 +1,9 @@
 /**
  * The agent on a local node and its sudo rule. Owns: finding the agent bundle (dist/agent:
  * agent.js, dfs_bpf.node, bpf/*.o, manifest.json), copying it root-owned into
- * <node>/agent/lib (again whenever the bundle's manifest version changes), the wrapper
+ * <node>/agent/lib (again whenever the bundle's manifest version changes), the pinned update
+ * key <node>/agent/update-keys (this client's key, root-owned 0644, outside the install
+ * directory so that `agent/update` can never replace it), the wrapper
  * <node>/agent/bin/dfs-ebpf-agent that runs it with a root-trusted Node binary, and
  * /etc/sudoers.d/dfs-ebpf-<name>, which lets the node user run exactly `<wrapper> --stdio`.
  */
@@ -21,7 +23,8 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ErrorCode } from '@dfs/protocol';
+import { ErrorCode, UPDATE_KEYS_FILE } from '@dfs/protocol';
+import { ensureUpdateKey } from '../agent/signing';
 import { DfsError } from '../errors';
 import type { ComponentCheck } from './netns';
 import { BIN, type NodePaths } from './paths';
@@ -94,6 +97,7 @@ export function ensureAgent(ctx: NodeCtx, p: NodePaths, bundleDir: string): stri
     removeTree(ctx, old);
     writeIfChanged(digestFile, `${digest}\n`, { mode: 0o644, uid: 0, gid: 0 });
   }
+  pinUpdateKey(ctx, p);
   const node = trustedNode(ctx, p);
   const agent = `${shQuote(node)} ${shQuote(join(p.agentLib, 'agent.js'))}`;
   // Not `exec`: when a serving agent dies without cleaning up (SIGKILL, OOM), the wrapper
@@ -109,6 +113,22 @@ export function ensureAgent(ctx: NodeCtx, p: NodePaths, bundleDir: string): stri
   ].join('\n');
   writeIfChanged(p.agentWrapper, wrapper, { mode: 0o755, uid: 0, gid: 0 });
   return wanted;
+}
+
+/** Where a local node pins the update keys its agent trusts (beside agent/lib, never inside). */
+export function updateKeysFile(p: NodePaths): string {
+  return join(dirname(p.agentLib), UPDATE_KEYS_FILE);
+}
+
+/**
+ * Pin this client's update key (made now if it has none) as the one key the node's agent
+ * trusts for `agent/update`. Written by root, 0644, in the root-owned agent directory.
+ */
+function pinUpdateKey(ctx: NodeCtx, p: NodePaths): void {
+  const key = ensureUpdateKey();
+  if (writeIfChanged(updateKeysFile(p), `${key.line}\n`, { mode: 0o644, uid: 0, gid: 0 })) {
+    ctx.progress(`pinning the client's update key ${key.fingerprint}`);
+  }
 }
 
 /**
@@ -177,6 +197,8 @@ export function agentStatus(p: NodePaths): ComponentCheck {
   const version = existsSync(join(p.agentLib, 'agent.js')) ? readManifestVersion(p.agentLib) : undefined;
   if (version === undefined) return { ok: false, detail: `not installed in ${p.agentLib}` };
   if (!existsSync(p.agentWrapper)) return { ok: false, detail: `version ${version}, but ${p.agentWrapper} is missing` };
+  if (!existsSync(updateKeysFile(p)))
+    return { ok: false, detail: `version ${version}, but no update key is pinned in ${updateKeysFile(p)}` };
   if (!existsSync(p.sudoersFile))
     return { ok: false, detail: `version ${version}, but the sudo rule ${p.sudoersFile} is missing` };
   // The rule is 0440 root: without root its presence is all we can see.
