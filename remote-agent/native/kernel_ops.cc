@@ -320,14 +320,16 @@ Napi::Value ProgMapIds(const Napi::CallbackInfo &info) {
   return IdArray(env, ids);
 }
 
-Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
+namespace {
+
+// Every id of one kind of kernel object, walked with its bpf_*_get_next_id (no reference taken).
+Napi::Value AllIds(Napi::Env env, int (*next)(__u32, __u32 *), const char *op) {
   std::vector<__u32> ids;
   for (__u32 id = 0;;) {
-    const int err = bpf_prog_get_next_id(id, &id);
+    const int err = next(id, &id);
     if (err == -ENOENT) break;
     if (err != 0) {
-      ThrowNativeError(env, "bpf_prog_get_next_id", err);
+      ThrowNativeError(env, op, err);
       return {};
     }
     ids.push_back(id);
@@ -335,21 +337,16 @@ Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
   return IdArray(env, ids);
 }
 
+}  // namespace
+
+Napi::Value AllProgIds(const Napi::CallbackInfo &info) {
+  return AllIds(info.Env(), bpf_prog_get_next_id, "bpf_prog_get_next_id");
+}
+
 // Map ids by BPF_MAP_GET_NEXT_ID: takes no reference and opens nothing. Unlike opening a map
 // by id, it cannot disturb a program array whose owner just died (see remote-agent/src/sweep.ts).
 Napi::Value AllMapIds(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  std::vector<__u32> ids;
-  for (__u32 id = 0;;) {
-    const int err = bpf_map_get_next_id(id, &id);
-    if (err == -ENOENT) break;
-    if (err != 0) {
-      ThrowNativeError(env, "bpf_map_get_next_id", err);
-      return {};
-    }
-    ids.push_back(id);
-  }
-  return IdArray(env, ids);
+  return AllIds(info.Env(), bpf_map_get_next_id, "bpf_map_get_next_id");
 }
 
 Napi::Value MapFdById(const Napi::CallbackInfo &info) {
