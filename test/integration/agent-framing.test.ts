@@ -286,11 +286,11 @@ test(
       assert.equal(status?.attached, true, JSON.stringify(agent.response(1)));
       assert.equal(status?.owner, 'this-connection');
       const ids = status.programs.map((p) => p.id);
-      assert.equal(ids.length, 2);
+      assert.equal(ids.length, 3, 'the stub, the redirect and sock_ops');
       const loaded = (): number[] => bpfPrograms().map((p) => p.id);
       assert.ok(
         ids.every((id) => loaded().includes(id)),
-        'sock_ops and sk_msg are loaded',
+        'the bypass programs are loaded',
       );
       await agent.write('Content-Length: 12x\r\n\r\n');
       assert.ok(await agent.until(() => agent.exit !== undefined, ANSWER_MS), 'closed');

@@ -32,3 +32,23 @@ export function childrenOf(pid: number): number[] {
     })
     .map(Number);
 }
+
+/** A process's command line, spaces for NULs; "" when it is gone. */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The agent's children that are not its one spare: after its requests are answered, an agent
+ * may keep one fresh sandbox child waiting for the next verification (remote-agent/src/
+ * sandbox.ts), and nothing else. Returns the offending children (empty when all is well).
+ */
+export function childrenBesidesSpare(agentPid: number): number[] {
+  const children = childrenOf(agentPid);
+  const spares = children.filter((pid) => /--check-object/.test(cmdlineOf(pid)));
+  return spares.length <= 1 ? children.filter((pid) => !spares.includes(pid)) : children;
+}

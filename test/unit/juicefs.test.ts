@@ -2,7 +2,12 @@
 // the metadata URL from a daemon's command line, password redaction, mountpoint normalization.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { metaUrlFromCmdline, normalizeMountpoint, parseJuiceFsMountpoints, redactUrl } from '../../remote-agent/src/juicefs';
+import {
+  metaUrlFromCmdline,
+  normalizeMountpoint,
+  parseJuiceFsMountpoints,
+  redactUrl,
+} from '../../remote-agent/src/juicefs';
 
 test('only fuse.juicefs mounts are found, with octal escapes decoded', () => {
   const mi = [
