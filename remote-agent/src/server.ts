@@ -263,8 +263,16 @@ export function serve(reader: FrameReader, writer: MessageWriter, manager: Manag
     route(VerifyRequest, parseVerify, (p, op) => manager.verify(p, op)),
     route(KernelBtfRequest, parseKernelBtf, (p) => manager.kernelBtf(p)),
     route(BypassAttachRequest, parseBypassAttach, (p, op) => manager.attachBypass(p, op)),
-    route(BypassDetachRequest, (p) => parseEmpty(p, BypassDetachRequest.method), (_p, op) => manager.detachBypass(op)),
-    route(BypassStatusRequest, (p) => parseEmpty(p, BypassStatusRequest.method), () => manager.bypassStatus()),
+    route(
+      BypassDetachRequest,
+      (p) => parseEmpty(p, BypassDetachRequest.method),
+      (_p, op) => manager.detachBypass(op),
+    ),
+    route(
+      BypassStatusRequest,
+      (p) => parseEmpty(p, BypassStatusRequest.method),
+      () => manager.bypassStatus(),
+    ),
   ]);
   const closeListeners: ((why: string) => void)[] = [];
   let closedWhy: string | undefined;

@@ -122,7 +122,12 @@ async function verifySource(
     ...(logLevel ? { logLevel } : {}),
   });
   if (outcome) return outcome;
-  const diagnostics = build.diagnostics.map((d) => ({ ...d, file: displayName(d.file, [file]), program: null, insn: null }));
+  const diagnostics = build.diagnostics.map((d) => ({
+    ...d,
+    file: displayName(d.file, [file]),
+    program: null,
+    insn: null,
+  }));
   if (io.json) printJson({ ok: false, programs: [], diagnostics, log: '' });
   throw new DfsError(
     ErrorCode.BadObject,
@@ -133,7 +138,9 @@ async function verifySource(
 export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
   const file = p.positionals[1];
   if (!file || p.positionals.length > 2)
-    throw new UsageError('usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--include DIR]... [--log-level 1|2] [--json]');
+    throw new UsageError(
+      'usage: dfs-ebpf verify FILE.bpf.c|FILE.bpf.o [--node NODE] [--include DIR]... [--log-level 1|2] [--json]',
+    );
   const level = numberValue(p, 'log-level', 1, 2);
   const session = await openSession(p, io);
   try {
