@@ -18,6 +18,7 @@ import { BYPASS_META_ROOT, BYPASS_PIN_ROOT, BypassAttachRequest, bypassPinName }
 import { DfsError } from '../../core/src/errors';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { openSession, upNode } from '../support/node';
+import { allPids, procText } from '../support/procfs';
 
 const NAME = 'dfsnodown';
 const ROUNDS = 3;
@@ -108,15 +109,8 @@ function leftovers(node: LocalNode, pinName: string): string[] {
   if (existsSync(join(BYPASS_PIN_ROOT, pinName))) left.push('bypass pins');
   if (existsSync(join(BYPASS_META_ROOT, `${pinName}.json`))) left.push('bypass pin record');
   if (existsSync(`/var/lib/dfs-ebpf/nodes/${NAME}`)) left.push('server state');
-  const cgroupOf = (pid: string): string => {
-    try {
-      return readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    } catch {
-      return ''; // exited while we looked
-    }
-  };
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    if (cgroupOf(pid).includes(`/dfs-ebpf/${NAME}\n`)) left.push(`process ${pid}`);
+  for (const pid of allPids()) {
+    if (procText(pid, 'cgroup').includes(`/dfs-ebpf/${NAME}\n`)) left.push(`process ${pid}`);
   }
   return left;
 }

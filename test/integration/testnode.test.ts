@@ -24,6 +24,7 @@ import { type LocalNode, nodeDown, nodeStatus, nodeUp, readLocalNode } from '../
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../../core/src/errors';
 import type { Logger } from '../../core/src/log';
+import { allPids, cmdlineOf } from '../support/procfs';
 
 const NAME = 'dfstn1';
 const TIMEOUT = 10 * 60_000;
@@ -312,14 +313,7 @@ void describe('local test node', { timeout: TIMEOUT }, () => {
     ]);
     assert.equal(ok.stdout.trim(), 'PONG');
     // No process shows it in its argv (JuiceFS and redis-cli get it from their environment).
-    const cmdlineOf = (pid: string): string => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        return ''; // exited while we looked
-      }
-    };
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    for (const pid of allPids()) {
       assert.ok(!cmdlineOf(pid).includes(pw), `pid ${pid} has the password in its argv`);
     }
     // The metadata Redis also listens on a Unix socket that only root (and Redis) can reach.

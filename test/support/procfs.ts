@@ -1,5 +1,5 @@
 // Test support: what a process holds, read from /proc: its BPF objects (programs, maps, links
-// by fd) and its child processes (an agent's sandbox children).
+// by fd), its child processes (an agent's sandbox children), its command line and cgroup.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,27 +19,32 @@ export function bpfFdsOf(pid: number): string[] {
 
 /** Child processes of `pid`. */
 export function childrenOf(pid: number): number[] {
+  return allPids().filter((p) => {
+    // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+    const stat = procText(p, 'stat');
+    return stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+  });
+}
+
+/** The pids of every process now. */
+export function allPids(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false; // exited while we looked
-      }
-    })
     .map(Number);
+}
+
+/** A file under /proc/<pid>, "" when the process is gone (it may exit while we look). */
+export function procText(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** A process's command line, spaces for NULs; "" when it is gone. */
 export function cmdlineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '';
-  }
+  return procText(pid, 'cmdline').split('\0').join(' ').trim();
 }
 
 /**
