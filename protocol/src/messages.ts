@@ -19,11 +19,11 @@ export interface NotificationSpec<P> {
   readonly method: string;
   readonly _types?: [P];
 }
-/** Declares a request; the area modules (verify.ts, ...) use it too. */
+/** Declares a request; the area modules (verify.ts, profile.ts, ...) use it too. */
 export function request<P, R>(method: string): RequestSpec<P, R> {
   return { method };
 }
-function notification<P>(method: string): NotificationSpec<P> {
+export function notification<P>(method: string): NotificationSpec<P> {
   return { method };
 }
 
