@@ -35,6 +35,7 @@ export interface PclnHeaderView {
 
 export function findTextStart(elf: ElfFile, h: PclnHeaderView): { value: number; source: TextStartSource } | undefined {
   if (h.headerTextStart !== 0) return { value: h.headerTextStart, source: 'header' };
+  if (!(h.addr > 0)) return undefined; // a damaged section address (-1 from the ELF reader)
   const relocs = relativeRelocations(elf);
   const fromReloc = relocs.get(h.addr + 24);
   if (fromReloc) return { value: fromReloc, source: 'relocation' };
