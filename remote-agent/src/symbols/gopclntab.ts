@@ -16,9 +16,11 @@
  * 0 on disk (filled by a dynamic relocation): the caller then passes the relocation's value.
  *
  * Every access is bounds-checked; pc-value tables are decoded only for the PCs asked for, with
- * a bounded number of steps. Inlined calls are not expanded: a PC inside an inlined body is
- * named after the function it was inlined into, while its file:line (from pcfile/pcln) is the
- * inlined body's own source line.
+ * a bounded number of steps. Inlined calls (Go 1.20+ only, when moduledata.gofunc was found):
+ * `lookup` still answers the physical function as `name` (entries and addr2line agree on it)
+ * and adds `inlined`, the logical frames at the PC, innermost first, each with its file:line.
+ * Without the inline tree, a PC in inlined code gets the physical function's name with the
+ * inlined body's file:line (what pcfile/pcln say).
  */
 
 import { cString } from './elf';
@@ -35,6 +37,19 @@ export interface GoFunc {
   /** Source position of the PC asked for, when the tables have it. */
   file?: string;
   line?: number;
+  /**
+   * Go 1.20+ with the inline tree found: when the PC is in code inlined into this function,
+   * the logical frames, innermost first: the inlined function at the PC's own file:line, then
+   * each enclosing call at its call site, ending with this function (`name`). Absent when the
+   * PC is not in inlined code.
+   */
+  inlined?: InlinedFrame[];
+}
+
+export interface InlinedFrame {
+  name: string;
+  file?: string;
+  line?: number;
 }
 
 export type PclnParse =
@@ -44,6 +59,10 @@ export type PclnParse =
 /** Longest pc-value walk we accept (a function's table longer than this is damage). */
 const MAX_PCVALUE_STEPS = 1_000_000;
 const MAX_NFUNC = 50_000_000;
+const MAX_INLINE_DEPTH = 64;
+/** internal/abi/symtab.go */
+const PCDATA_INL_TREE_INDEX = 2;
+const FUNCDATA_INL_TREE = 3;
 
 export class GoPclnTable {
   private readonly names = new Map<number, string>();
@@ -64,6 +83,8 @@ export class GoPclnTable {
     private readonly pctab: number,
     /** Offset of the function table from the header (pclnOffset). */
     readonly functab: number,
+    /** Offset in this section of go:func.* (moduledata.gofunc), which holds the inline trees. */
+    private readonly gofuncOffset: number | undefined,
   ) {
     this.entries = new Uint32Array(nfunc + 1);
     for (let i = 0; i <= nfunc; i++) this.entries[i] = buf.readUInt32LE(functab + i * 8);
@@ -80,7 +101,7 @@ export class GoPclnTable {
    * Reads the header of a pcln table. `textStart` overrides the header's value (a PIE's
    * relocated value); never pass the .text section address here.
    */
-  static parse(buf: Buffer, opts: { textStart?: number } = {}): PclnParse {
+  static parse(buf: Buffer, opts: { textStart?: number; gofuncOffset?: number } = {}): PclnParse {
     if (buf.length < 8) return { ok: false, reason: 'not-pcln', detail: 'shorter than a pcln header' };
     const magic = buf.readUInt32LE(0);
     if (OLD_MAGICS.has(magic))
@@ -115,6 +136,9 @@ export class GoPclnTable {
         filetab!,
         pctab!,
         functab!,
+        opts.gofuncOffset !== undefined && opts.gofuncOffset >= 0 && opts.gofuncOffset < buf.length
+          ? opts.gofuncOffset
+          : undefined,
       ),
     };
   }
@@ -167,23 +191,63 @@ export class GoPclnTable {
     if (result.name === '') return undefined;
     if (withLine) {
       const target = off - entryOff;
-      const fileNo = this.pcvalue(f.pcfile, target);
-      const line = this.pcvalue(f.pcln, target);
-      const file = fileNo === undefined ? undefined : this.fileName(f.cuOffset, fileNo);
-      if (file !== undefined && line !== undefined && line > 0) {
-        result.file = file;
-        result.line = line;
-      }
+      Object.assign(result, this.position(f, target));
+      const inlined = this.version === '1.20' ? this.inlinedAt(f, target) : undefined;
+      if (inlined) result.inlined = [...inlined, { name: result.name, ...this.position(f, inlined.callSite) }];
     }
     return result;
+  }
+
+  /** file:line at an offset from the function's entry. */
+  private position(f: FuncRecord, target: number): { file?: string; line?: number } {
+    const fileNo = this.pcvalue(f.pcfile, target);
+    const line = this.pcvalue(f.pcln, target);
+    const file = fileNo === undefined ? undefined : this.fileName(f.cuOffset, fileNo);
+    return file !== undefined && line !== undefined && line > 0 ? { file, line } : {};
+  }
+
+  /**
+   * The inlined calls that enclose `target` (innermost first), walking the function's inline
+   * tree (FUNCDATA_InlTree, Go 1.20+ inlinedCall records of 16 bytes: funcID, pad, nameOff,
+   * parentPc, startLine) through its PCDATA_InlTreeIndex table, as the runtime's inline
+   * unwinder does; `callSite` is the physical function's offset of the outermost call.
+   */
+  private inlinedAt(f: FuncRecord, target: number): (InlinedFrame[] & { callSite: number }) | undefined {
+    if (this.gofuncOffset === undefined || f.npcdata <= PCDATA_INL_TREE_INDEX || f.nfuncdata <= FUNCDATA_INL_TREE)
+      return undefined;
+    const pcdataAt = f.at + 44;
+    const funcdataAt = pcdataAt + f.npcdata * 4;
+    if (funcdataAt + (FUNCDATA_INL_TREE + 1) * 4 > this.buf.length) return undefined;
+    const indexTable = this.buf.readUInt32LE(pcdataAt + PCDATA_INL_TREE_INDEX * 4);
+    const treeOff = this.buf.readUInt32LE(funcdataAt + FUNCDATA_INL_TREE * 4);
+    if (treeOff === 0xffffffff) return undefined;
+    const tree = this.gofuncOffset + treeOff;
+    const frames: InlinedFrame[] = [];
+    let pcOff = target;
+    let ix = this.pcvalue(indexTable, pcOff) ?? -1;
+    for (let depth = 0; ix >= 0 && depth < MAX_INLINE_DEPTH; depth++) {
+      const rec = tree + ix * 16;
+      if (rec + 16 > this.buf.length) return undefined;
+      const name = this.nameOf({ nameOff: this.buf.readInt32LE(rec + 4) });
+      if (name === '') return undefined;
+      frames.push({ name, ...this.position(f, pcOff) });
+      pcOff = this.buf.readInt32LE(rec + 8);
+      if (pcOff < 0) return undefined;
+      ix = this.pcvalue(indexTable, pcOff) ?? -1;
+    }
+    if (frames.length === 0 || ix >= 0) return undefined;
+    return Object.assign(frames, { callSite: pcOff });
   }
 
   /** The _func record of function i, checked against the section. */
   private funcAt(i: number): FuncRecord | undefined {
     const funcOff = this.buf.readUInt32LE(this.functab + i * 8 + 4);
     const at = this.functab + funcOff;
-    if (at + 36 > this.buf.length) return undefined;
+    if (at + 44 > this.buf.length) return undefined;
     return {
+      at,
+      npcdata: this.buf.readUInt32LE(at + 28),
+      nfuncdata: this.buf[at + (this.version === '1.20' ? 43 : 39)]!,
       entryOff: this.buf.readUInt32LE(at),
       nameOff: this.buf.readInt32LE(at + 4),
       pcfile: this.buf.readUInt32LE(at + 20),
@@ -192,7 +256,7 @@ export class GoPclnTable {
     };
   }
 
-  private nameOf(f: FuncRecord): string {
+  private nameOf(f: { nameOff: number }): string {
     let name = this.names.get(f.nameOff);
     if (name === undefined) {
       name = f.nameOff < 0 ? '' : cString(this.buf, this.funcnametab + f.nameOff);
@@ -258,6 +322,10 @@ export class GoPclnTable {
 }
 
 interface FuncRecord {
+  /** Offset of the record in the section. */
+  at: number;
+  npcdata: number;
+  nfuncdata: number;
   entryOff: number;
   nameOff: number;
   pcfile: number;

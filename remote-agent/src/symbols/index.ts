@@ -24,6 +24,13 @@ import { mappingAt, type Mapping, parseMaps } from './procMaps';
 export interface NamedFrame {
   name: string;
   source?: FrameSource;
+  /**
+   * Go only, when the PC is in code the compiler inlined: `name` and `source` are the inlined
+   * function's (the leaf, as Go's own tracebacks name it), and this lists the enclosing calls
+   * outward, each at its call site, ending with the function the code physically belongs to.
+   * A caller that wants every logical frame inserts these after this one (leaf first).
+   */
+  inlinedInto?: NamedFrame[];
 }
 
 const MAX_MODULES = 16;
@@ -94,9 +101,9 @@ export class Symbolizer {
     const vaddr = mod.vaddrOfOffset(fileOffset);
     const named = vaddr === undefined ? undefined : mod.nameAt(vaddr);
     if (!named) return fallback;
-    return named.file !== undefined && named.line !== undefined
-      ? { name: named.name, source: { file: named.file, line: named.line } }
-      : { name: named.name };
+    const frame = toFrame(named);
+    if (named.inlinedInto) frame.inlinedInto = named.inlinedInto.map(toFrame);
+    return frame;
   }
 
   /** The module of a file mapping: through map_files (root; works across mount namespaces and for deleted files), else root/PATH. */
@@ -172,6 +179,12 @@ export class Symbolizer {
     }
     return this.kallsyms;
   }
+}
+
+function toFrame(n: { name: string; file?: string; line?: number }): NamedFrame {
+  return n.file !== undefined && n.line !== undefined
+    ? { name: n.name, source: { file: n.file, line: n.line } }
+    : { name: n.name };
 }
 
 function hex(addr: unknown): string {

@@ -17,7 +17,7 @@ import {
   symbolAt,
 } from './elf';
 import type { ElfSymbols } from './elf';
-import { GoPclnTable } from './gopclntab';
+import { GoPclnTable, type InlinedFrame } from './gopclntab';
 import { findTextStart, type TextStartSource } from './goText';
 
 const MAX_NAMED = 200_000;
@@ -26,6 +26,8 @@ export interface ModuleName {
   name: string;
   file?: string;
   line?: number;
+  /** Go, PC in inlined code: the enclosing calls outward (each at its call site), ending with the physical function. */
+  inlinedInto?: InlinedFrame[];
 }
 
 /** Why a module has no Go names (for logs and tests). */
@@ -71,13 +73,17 @@ export class ModuleSymbols {
     if (!head.ok) return new ModuleSymbols(elf, undefined, symbols, { kind: 'none', detail: head.detail });
     const text = findTextStart(elf, {
       addr: pclnSection.header.addr,
+      size: pclnSection.header.size,
       nfunc: head.table.nfunc,
       funcnameOffset: head.table.funcnametab,
       pclnOffset: head.table.functab,
       headerTextStart: head.table.textStart,
     });
     if (!text) return new ModuleSymbols(elf, undefined, symbols, { kind: 'none', detail: 'runtime.text not found' });
-    const table = GoPclnTable.parse(pclnSection.data, { textStart: text.value });
+    const table = GoPclnTable.parse(pclnSection.data, {
+      textStart: text.value,
+      gofuncOffset: text.gofunc === undefined ? undefined : text.gofunc - pclnSection.header.addr,
+    });
     if (!table.ok) return new ModuleSymbols(elf, undefined, symbols, { kind: 'none', detail: table.detail });
     return new ModuleSymbols(elf, table.table, symbols, {
       kind: 'go',
@@ -108,6 +114,11 @@ export class ModuleSymbols {
   private lookup(vaddr: number): ModuleName | undefined {
     try {
       const go = this.pcln?.lookup(vaddr);
+      if (go?.inlined) {
+        // Innermost inlined function first, as the runtime's own tracebacks name it.
+        const [leaf, ...outer] = go.inlined;
+        return { ...leaf!, inlinedInto: outer };
+      }
       if (go) return go.file !== undefined ? { name: go.name, file: go.file, line: go.line } : { name: go.name };
       const sym = this.symbols ? symbolAt(this.symbols, vaddr) : undefined;
       return sym !== undefined ? { name: sym } : undefined;
