@@ -91,8 +91,8 @@ export class Symbolizer {
 
   private nameInMapping(pid: number, view: ProcessView, m: Mapping, addr: number): NamedFrame {
     const fileOffset = addr - m.start + m.offset;
-    const fallback = { name: `${basename(m.path)}+0x${fileOffset.toString(16)}` };
-    if (!m.path.startsWith('/')) return fallback; // [vdso], [heap], [stack]…
+    const fallback = (): NamedFrame => ({ name: `${basename(m.path)}+0x${fileOffset.toString(16)}` });
+    if (!m.path.startsWith('/')) return fallback(); // [vdso], [heap], [stack]…
     let mod = view.modules.get(m);
     if (!mod) {
       mod = this.moduleFor(pid, m);
@@ -100,7 +100,7 @@ export class Symbolizer {
     }
     const vaddr = mod.vaddrOfOffset(fileOffset);
     const named = vaddr === undefined ? undefined : mod.nameAt(vaddr);
-    if (!named) return fallback;
+    if (!named) return fallback();
     const frame = toFrame(named);
     if (named.inlinedInto) frame.inlinedInto = named.inlinedInto.map(toFrame);
     return frame;
