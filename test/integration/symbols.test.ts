@@ -341,6 +341,59 @@ for (const { what, symbols, stripped } of [
   });
 }
 
+/** The function symbol `nm` gives for an ELF virtual address (the last sized one at or below it), or undefined. */
+function nmName(path: string, vaddr: number, dynamic: boolean): string | undefined {
+  const out = execFileSync('nm', ['-S', '--defined-only', ...(dynamic ? ['-D'] : []), path], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
+  let best: { addr: number; size: number; name: string } | undefined;
+  for (const line of out.split('\n')) {
+    const f = line.split(' ');
+    if (f.length !== 4 || !/^[tTwW]$/.test(f[2]!)) continue;
+    const addr = parseInt(f[0]!, 16);
+    const size = parseInt(f[1]!, 16);
+    if (addr <= vaddr && vaddr < addr + size && (!best || addr > best.addr)) best = { addr, size, name: f[3]! };
+  }
+  return best?.name.replace(/@.*$/, '');
+}
+
+test('non-Go code: named from .symtab (unstripped static cgo) and from libc .dynsym (PIE)', async (t) => {
+  const s = new Symbolizer();
+  // The unstripped static build: its C frames have symbol-table names.
+  const staticPid = await startFixture(bins.external);
+  const elf = readElf(bins.external);
+  const sleeper = blockedSyscalls(staticPid).find((b) => b.nr === 230)!;
+  const cFunc = processAddress(
+    staticPid,
+    bins.external,
+    elf,
+    symbolAddr(symbolsOf(bins.external), 'fixture_sleep_in_c'),
+  );
+  const [sleepFrame, cFrame] = s.user(staticPid, [BigInt(sleeper.pc), BigInt(cFunc + 2)]);
+  const sleepVaddr = elfAddress(staticPid, bins.external, elf, sleeper.pc)!;
+  const expected = nmName(bins.external, sleepVaddr, false);
+  assert.ok(expected, `nm names 0x${sleepVaddr.toString(16)}`);
+  assert.equal(sleepFrame!.name, expected);
+  assert.equal(sleepFrame!.source, undefined, 'no file:line without a pcln entry');
+  assert.equal(cFrame!.name, 'fixture_sleep_in_c');
+
+  // The PIE build links libc dynamically: the sleeping thread is inside libc.so.6.
+  const piePid = await startFixture(bins.pieStripped);
+  const pieSleeper = blockedSyscalls(piePid).find((b) => b.nr === 230)!;
+  const libc = parseMaps(readFileSync(`/proc/${piePid}/maps`, 'utf8')).find(
+    (m) => pieSleeper.pc >= m.start && pieSleeper.pc < m.end,
+  )!;
+  assert.match(basename(libc.path), /^libc[.-]/, `the sleeper's PC is in ${libc.path}`);
+  const libcElf = readElf(libc.path);
+  const libcVaddr = elfAddress(piePid, libc.path, libcElf, pieSleeper.pc)!;
+  const fromNm = nmName(libc.path, libcVaddr, true);
+  const [libcFrame] = s.user(piePid, [BigInt(pieSleeper.pc)]);
+  const fileOffset = pieSleeper.pc - libc.start + libc.offset;
+  assert.equal(libcFrame!.name, fromNm ?? `${basename(libc.path)}+0x${fileOffset.toString(16)}`);
+  t.diagnostic(`C sleeper: static ${sleepFrame!.name}, PIE ${libcFrame!.name}`);
+});
+
 test('kernel(): addresses from /proc/kallsyms are named with _[k]', () => {
   const lines = readFileSync('/proc/kallsyms', 'utf8').split('\n');
   const text = lines
