@@ -24,6 +24,7 @@
  */
 
 import { cString } from './elf';
+import { PcValueTables } from './pcvalue';
 
 export const PCLN_MAGIC_118 = 0xfffffff0;
 export const PCLN_MAGIC_120 = 0xfffffff1;
@@ -56,15 +57,8 @@ export type PclnParse =
   | { ok: true; table: GoPclnTable }
   | { ok: false; reason: 'not-pcln' | 'unsupported-version' | 'damaged'; detail: string };
 
-/** Longest pc-value walk we accept (a function's table longer than this is damage). */
-const MAX_PCVALUE_STEPS = 1_000_000;
 const MAX_NFUNC = 50_000_000;
 const MAX_INLINE_DEPTH = 64;
-/** Bounds of the pc-value caches (per module): a few MB at most. */
-const MAX_SEEN_TABLES = 500_000;
-const MAX_DECODED_TABLES = 20_000;
-const MAX_DECODED_STEPS = 1 << 16;
-const LONG_WALK = 24;
 /** internal/abi/symtab.go */
 const PCDATA_INL_TREE_INDEX = 2;
 const FUNCDATA_INL_TREE = 3;
@@ -72,14 +66,7 @@ const FUNCDATA_INL_TREE = 3;
 export class GoPclnTable {
   private readonly names = new Map<number, string>();
   private readonly files = new Map<number, string>();
-  /** pc-value tables asked once (walked), and those asked again (decoded whole; null: keep walking). */
-  private readonly seen = new Set<number>();
-  private readonly decoded = new Map<number, DecodedTable | null>();
-  private scratchEnds = new Uint32Array(256);
-  private scratchValues = new Int32Array(256);
-  private scratchLength = -1;
-  /** Pairs read by the last walk. */
-  private steps = 0;
+  private readonly pcv: PcValueTables;
   /** Entry offsets of the nfunc+1 functab rows, copied once: the binary search's array. */
   private readonly entries: Uint32Array;
 
@@ -99,6 +86,7 @@ export class GoPclnTable {
     /** Offset in this section of go:func.* (moduledata.gofunc), which holds the inline trees. */
     private readonly gofuncOffset: number | undefined,
   ) {
+    this.pcv = new PcValueTables(buf, pctab, minLC);
     this.entries = new Uint32Array(nfunc + 1);
     for (let i = 0; i <= nfunc; i++) this.entries[i] = buf.readUInt32LE(functab + i * 8);
   }
@@ -213,8 +201,8 @@ export class GoPclnTable {
 
   /** file:line at an offset from the function's entry. */
   private position(f: FuncRecord, target: number): { file?: string; line?: number } {
-    const fileNo = this.pcvalue(f.pcfile, target);
-    const line = this.pcvalue(f.pcln, target);
+    const fileNo = this.pcv.value(f.pcfile, target);
+    const line = this.pcv.value(f.pcln, target);
     const file = fileNo === undefined ? undefined : this.fileName(f.cuOffset, fileNo);
     return file !== undefined && line !== undefined && line > 0 ? { file, line } : {};
   }
@@ -237,7 +225,7 @@ export class GoPclnTable {
     const tree = this.gofuncOffset + treeOff;
     const frames: InlinedFrame[] = [];
     let pcOff = target;
-    let ix = this.pcvalue(indexTable, pcOff) ?? -1;
+    let ix = this.pcv.value(indexTable, pcOff) ?? -1;
     for (let depth = 0; ix >= 0 && depth < MAX_INLINE_DEPTH; depth++) {
       const rec = tree + ix * 16;
       if (rec + 16 > this.buf.length) return undefined;
@@ -246,7 +234,7 @@ export class GoPclnTable {
       frames.push({ name, ...this.position(f, pcOff) });
       pcOff = this.buf.readInt32LE(rec + 8);
       if (pcOff < 0) return undefined;
-      ix = this.pcvalue(indexTable, pcOff) ?? -1;
+      ix = this.pcv.value(indexTable, pcOff) ?? -1;
     }
     if (frames.length === 0 || ix >= 0) return undefined;
     return Object.assign(frames, { callSite: pcOff });
@@ -291,119 +279,6 @@ export class GoPclnTable {
     }
     return name === '' ? undefined : name;
   }
-
-  /**
-   * The value of a pc-value table at `target` (an offset from the function's entry). A table is
-   * walked up to `target` only; a long one asked a second time is decoded whole and kept (the
-   * first MAX_DECODED_TABLES such tables), since profiles ask for the same hot functions again
-   * and again and a binary search then beats a walk from the start.
-   */
-  private pcvalue(tableOff: number, target: number): number | undefined {
-    if (tableOff === 0) return undefined;
-    const known = this.decoded.get(tableOff);
-    if (known) return searchDecoded(known, target);
-    if (known === null || !this.seen.has(tableOff) || this.decoded.size >= MAX_DECODED_TABLES) {
-      const v = this.walk(tableOff, target, false);
-      // Only long walks are worth a decoded copy; short tables (most pcfile ones) stay walked.
-      if (this.steps > LONG_WALK && this.seen.size < MAX_SEEN_TABLES) this.seen.add(tableOff);
-      return v;
-    }
-    this.walk(tableOff, Infinity, true);
-    const d = this.scratchLength < 0 ? null : this.takeScratch();
-    this.decoded.set(tableOff, d);
-    return d ? searchDecoded(d, target) : this.walk(tableOff, target, false);
-  }
-
-  /**
-   * Walks a pc-value table: pairs of zig-zag value delta and pc delta (× minLC) varints,
-   * starting at value -1 and pc 0; a zero value delta after the first pair ends the table.
-   * Returns the value at `target`; with `record`, keeps every (end pc, value) pair in the
-   * scratch arrays (scratchLength -1 when the table is damaged or too long to keep).
-   */
-  private walk(tableOff: number, target: number, record: boolean): number | undefined {
-    const buf = this.buf;
-    const len = buf.length;
-    const quantum = this.minLC;
-    let p = this.pctab + tableOff;
-    let val = -1;
-    let pc = 0;
-    this.scratchLength = record ? 0 : -1;
-    // Hot loop: varints decoded inline, no allocation.
-    for (let step = 0; step < MAX_PCVALUE_STEPS; step++) {
-      this.steps = step;
-      let uv = 0;
-      let mul = 1;
-      for (let i = 0; ; i++) {
-        if (i === 5 || p >= len) return this.fail();
-        const b = buf[p++]!;
-        uv += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 128;
-      }
-      if (uv === 0 && step > 0) return undefined; // the table ended before reaching target
-      let pcd = 0;
-      mul = 1;
-      for (let i = 0; ; i++) {
-        if (i === 5 || p >= len) return this.fail();
-        const b = buf[p++]!;
-        pcd += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 128;
-      }
-      val += uv % 2 === 1 ? -((uv + 1) / 2) : uv / 2;
-      pc += pcd * quantum;
-      if (record) {
-        if (this.scratchLength === MAX_DECODED_STEPS || pc > 0xffffffff || val < -0x80000000 || val > 0x7fffffff)
-          return this.fail();
-        if (this.scratchLength === this.scratchEnds.length) this.growScratch();
-        this.scratchEnds[this.scratchLength] = pc;
-        this.scratchValues[this.scratchLength++] = val;
-      }
-      if (target < pc) return val;
-    }
-    return this.fail();
-  }
-
-  private fail(): undefined {
-    this.scratchLength = -1;
-    return undefined;
-  }
-
-  private growScratch(): void {
-    const ends = new Uint32Array(this.scratchEnds.length * 2);
-    const values = new Int32Array(this.scratchEnds.length * 2);
-    ends.set(this.scratchEnds);
-    values.set(this.scratchValues);
-    this.scratchEnds = ends;
-    this.scratchValues = values;
-  }
-
-  private takeScratch(): DecodedTable {
-    return {
-      ends: this.scratchEnds.slice(0, this.scratchLength),
-      values: this.scratchValues.slice(0, this.scratchLength),
-    };
-  }
-}
-
-interface DecodedTable {
-  /** ends[i]: the first pc offset where values[i] no longer holds (ascending). */
-  ends: Uint32Array;
-  values: Int32Array;
-}
-
-function searchDecoded(t: DecodedTable, target: number): number | undefined {
-  let lo = 0;
-  let hi = t.ends.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (t.ends[mid]! > target) {
-      found = mid;
-      hi = mid - 1;
-    } else lo = mid + 1;
-  }
-  return found < 0 ? undefined : t.values[found];
 }
 
 interface FuncRecord {
