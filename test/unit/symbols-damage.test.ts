@@ -8,7 +8,7 @@
 // throw nor answer anything but a name or "unknown". Needs Go for the fixture (goBinaries.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -82,7 +82,8 @@ test('damaged files mapped into a process give module+offset frames, never an ex
   const lines: string[] = [];
   for (const path of Object.values(all)) {
     bases.set(path, base);
-    lines.push(`${base.toString(16)}-${(base + 0x1000_0000).toString(16)} r-xp 00000000 fd:01 1 ${path}`);
+    const inode = statSync(path).ino;
+    lines.push(`${base.toString(16)}-${(base + 0x1000_0000).toString(16)} r-xp 00000000 fd:01 ${inode} ${path}`);
     base += 0x1000_0000;
   }
   writeFileSync(join(proc, '4242', 'maps'), lines.join('\n') + '\n');
@@ -104,6 +105,22 @@ test('damaged files mapped into a process give module+offset frames, never an ex
   );
   assert.ok(named.some((f) => f.name === 'main.main'));
   assert.ok(named.every((f) => !f.name.startsWith('intact+')));
+  // A binary replaced since it was mapped (another inode at the path, or marked deleted) is not read.
+  mkdirSync(join(proc, '4243'));
+  symlinkSync('/', join(proc, '4243', 'root'));
+  const inode = statSync(good2).ino;
+  writeFileSync(
+    join(proc, '4243', 'maps'),
+    [
+      `1000000000-1010000000 r-xp 00000000 fd:01 ${inode + 1} ${good2}`,
+      `2000000000-2010000000 r-xp 00000000 fd:01 ${inode} ${good2} (deleted)`,
+    ].join('\n'),
+  );
+  const o = offsets[0]!;
+  assert.deepEqual(
+    s.user(4243, [BigInt(0x10_0000_0000 + o), BigInt(0x20_0000_0000 + o)]).map((f) => f.name),
+    [`intact+0x${o.toString(16)}`, `intact+0x${o.toString(16)}`],
+  );
   // Addresses outside every mapping, and a pid that does not exist.
   assert.deepEqual(
     s.user(4242, [0x10n, 2n ** 64n - 1n]).map((f) => f.name),

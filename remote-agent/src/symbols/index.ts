@@ -10,7 +10,8 @@
  * named is `module+0xOFFSET` (OFFSET = file offset in the mapped file, so it survives ASLR and
  * PIE) or `[unknown]+0xADDR` outside every file mapping. Kernel names carry KERNEL_FRAME_SUFFIX.
  * Addresses are named as given: a caller that wants the call site of a return address passes
- * the return address minus one.
+ * the return address minus one. Kernel module symbols are named without their module. A mapped
+ * file is read only when it is the very inode the maps line names.
  */
 
 import { readFileSync, statSync } from 'node:fs';
@@ -108,15 +109,14 @@ export class Symbolizer {
 
   /** The module of a file mapping: through map_files (root; works across mount namespaces and for deleted files), else root/PATH. */
   private moduleFor(pid: number, m: Mapping): ModuleSymbols {
-    const candidates = [
-      `${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`,
-      `${this.procRoot}/${pid}/root${m.path}`,
-    ];
+    const candidates = [`${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`];
+    // By path only while the mapped file is still there: a replaced binary (an upgrade) must not name the old one's frames.
+    if (!m.deleted) candidates.push(`${this.procRoot}/${pid}/root${m.path}`);
     for (const path of candidates) {
       let key: string;
       try {
         const st = statSync(path);
-        if (!st.isFile()) continue;
+        if (!st.isFile() || st.ino !== m.inode) continue;
         key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
       } catch {
         continue;
