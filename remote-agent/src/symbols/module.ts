@@ -8,7 +8,6 @@
  */
 
 import {
-  PT_LOAD,
   type ByteSource,
   type ElfFile,
   functionSymbols,
@@ -20,8 +19,6 @@ import {
 import type { ElfSymbols } from './elf';
 import { GoPclnTable, type InlinedFrame } from './gopclntab';
 import { findTextStart, type TextStartSource } from './goText';
-
-const MAX_NAMED = 200_000;
 
 export interface ModuleName {
   name: string;
@@ -38,9 +35,6 @@ export type GoStatus =
 
 export class ModuleSymbols {
   readonly go: GoStatus;
-  /** Names already given, by address: a profile asks for the same hot PCs again and again. */
-  private readonly named = new Map<number, ModuleName | null>();
-  private readonly keyBase: number;
   private constructor(
     private readonly elf: ElfFile | undefined,
     readonly pcln: GoPclnTable | undefined,
@@ -48,8 +42,6 @@ export class ModuleSymbols {
     go: GoStatus,
   ) {
     this.go = go;
-    const loads = elf?.programHeaders.filter((p) => p.type === PT_LOAD).map((p) => p.vaddr) ?? [];
-    this.keyBase = loads.length > 0 ? Math.min(...loads) : 0;
   }
 
   /** A module with no names at all (unreadable file). */
@@ -106,18 +98,6 @@ export class ModuleSymbols {
 
   /** Names an ELF virtual address: Go function (with file:line), else ELF symbol; never throws. */
   nameAt(vaddr: number): ModuleName | undefined {
-    // Keyed by the offset from the lowest segment: small integers make a much faster Map than addresses.
-    const key = vaddr - this.keyBase;
-    let hit = this.named.get(key);
-    if (hit === undefined) {
-      hit = this.lookup(vaddr) ?? null;
-      if (this.named.size >= MAX_NAMED) this.named.clear();
-      this.named.set(key, hit);
-    }
-    return hit ?? undefined;
-  }
-
-  private lookup(vaddr: number): ModuleName | undefined {
     try {
       const go = this.pcln?.lookup(vaddr);
       if (go?.inlined) {
