@@ -148,6 +148,7 @@ export function formatNs(ns: number): string {
 
 /** A duration in ns as milliseconds with a fixed unit ("1,234.5 ms"): tooltips and tables. */
 export function formatMs(ns: number): string {
+  if (ns === 0) return '0 ms';
   const ms = ns / 1e6;
   const digits = Math.abs(ms) >= 100 ? 0 : Math.abs(ms) >= 1 ? 1 : 3;
   return `${ms.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ms`;
