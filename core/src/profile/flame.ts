@@ -441,7 +441,7 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
         rank[j + 1] = r;
       }
     // The last child starts where the others end (they all start at the parent's left edge).
-    let cx = x[id]!;
+    let cx = x[id];
     for (let r = 0; r < nc - 1; r++) cx += cTotal[rank[r]!]!;
     for (let r = nc - 1; r >= 0; r--) {
       const c = rank[r]!;
