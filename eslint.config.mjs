@@ -10,7 +10,9 @@ import tseslint from 'typescript-eslint';
  * (ARCHITECTURE.md, "Pure modules"). Add a module here only if it imports nothing else.
  */
 const PURE_VERIFIER = ['lines', 'states', 'parse', 'classify', 'locate', 'model'];
-const pureCore = `@dfs/core/verifier/(?:${PURE_VERIFIER.join('|')})$`;
+/** The profile model (core/src/profile/): pure in the same way, run by the profile viewer too. */
+const PURE_PROFILE = ['histogram', 'flame', 'folded', 'speedscope', 'diff', 'compare', 'sandwich', 'validate', 'files'];
+const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')}))$`;
 /** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
 const webviewImports = (extra) => ({
   regex: `^(?!@dfs/protocol$|${pureCore}|\\.{1,2}/${extra})`,
@@ -64,6 +66,23 @@ export default tseslint.config(
           patterns: [
             {
               regex: `^(?!@dfs/protocol$|\\./(?:${PURE_VERIFIER.join('|')})$)`,
+              message:
+                'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: PURE_PROFILE.map((m) => `core/src/profile/${m}.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?!@dfs/protocol$|\\./(?:${PURE_PROFILE.join('|')})$)`,
               message:
                 'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
             },

@@ -5,6 +5,7 @@
 
 import type { BypassStatus } from './messages';
 import type { ProgramVerdict, SourceLocation } from './verify';
+import type { LatencyHistogram, ProfileConfig, ProfileDrops, ProgramCost } from './profile';
 
 /** Extension → bypass panel. */
 export type BypassPanelUpdate = {
@@ -95,6 +96,118 @@ export function isVerifierLogPanelRequest(m: unknown): m is VerifierLogPanelRequ
       return typeof r.file === 'string' && count(r.line) && (r.line as number) >= 1;
     case 'selectProgram':
       return count(r.index);
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile viewer: a latency-weighted flame graph, sandwich, differential view and histograms.
+
+/**
+ * A profile's stacks in the compact form core/src/profile/flame.ts builds (FlameData), for the
+ * wire: frame names once, then flat arrays. The numeric arrays travel as the bytes of
+ * little-endian typed arrays (VS Code hands a Uint8Array to a webview as binary, where an array
+ * of numbers would be JSON-encoded): 100,000 stacks of depth 24 are about 10 MB of bytes
+ * instead of a 30 MB JSON string. core's flameToWire / flameFromWire convert.
+ */
+export interface FlameWire {
+  /** Unique frame names; stacks refer to them by index. */
+  frames: string[];
+  /** Int32 per stack + 1: stack i is stackFrames[offsets[i] .. offsets[i+1]), root first. */
+  offsets: Uint8Array;
+  /** Int32 frame indices of every stack, concatenated. */
+  stackFrames: Uint8Array;
+  /** Float64 per stack: its weight, ns. */
+  weights: Uint8Array;
+  /** Float64 per stack: how many samples or events it stands for. */
+  counts: Uint8Array;
+  /** One byte per stack: STACK_KIND_CODES index of its kind. */
+  kinds: Uint8Array;
+}
+
+/** The byte code of each StackKind in FlameWire.kinds (and FlameData.kinds). */
+export const STACK_KIND_CODES = ['oncpu', 'offcpu', 'slow'] as const;
+
+/** What the viewer shows about one profile besides its stacks. */
+export interface ProfilePanelMeta {
+  /** How the viewer names this profile ("dfsnode0, 30 s at 12:00", a file name). */
+  label: string;
+  node: string;
+  mountpoint: string;
+  juicefs: string;
+  started_at: string;
+  duration_s: number;
+  drops: ProfileDrops;
+  cost: ProgramCost[];
+  config: ProfileConfig;
+}
+
+/** One profile as the viewer receives it. */
+export interface ProfilePanelProfile {
+  meta: ProfilePanelMeta;
+  flame: FlameWire;
+  histograms: LatencyHistogram[];
+  /** Frames that have a source location (the host opens it on `openSource`). */
+  withSource: string[];
+}
+
+/** Extension → profile viewer. */
+export type ProfilePanelUpdate =
+  | {
+      /**
+       * Show `profile`. With `base`, the viewer also offers the differential view of base
+       * (before, A) → profile (after, B); the histograms view then compares them too.
+       */
+      type: 'load';
+      profile: ProfilePanelProfile;
+      base?: ProfilePanelProfile;
+    }
+  | {
+      /** While a profile runs: its cumulative histograms so far (ProfileUpdate). */
+      type: 'live';
+      elapsed_s: number;
+      histograms: LatencyHistogram[];
+      drops: ProfileDrops;
+      cost: ProgramCost[];
+      /** Distinct stacks captured so far. */
+      stacks: number;
+      /** Set when the agent ended the profile by itself, saying why. */
+      ended?: string;
+    }
+  | {
+      /** A command started from the panel failed (an import that did not parse, …). */
+      type: 'error';
+      message: string;
+    };
+
+/** What the viewer can export; the host writes the file (DESIGN.md §7 formats). */
+export type ProfileExportFormat = 'json' | 'folded' | 'speedscope';
+
+/** Profile viewer → extension. */
+export type ProfilePanelRequest =
+  | { type: 'ready' }
+  /** Open the definition of `frame` (one of the profile's `withSource`). */
+  | { type: 'openSource'; frame: string }
+  /** Save the shown profile (B when comparing) in `format`. */
+  | { type: 'export'; format: ProfileExportFormat }
+  /** Ask the user for a profile file (json, folded or speedscope) and load it. */
+  | { type: 'import' }
+  /** Ask the user for a second profile to compare the shown one with (it becomes the base). */
+  | { type: 'compare' };
+
+export function isProfilePanelRequest(m: unknown): m is ProfilePanelRequest {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  switch (r.type) {
+    case 'ready':
+    case 'import':
+    case 'compare':
+      return true;
+    case 'openSource':
+      return typeof r.frame === 'string' && r.frame.length > 0 && r.frame.length <= 4096;
+    case 'export':
+      return r.format === 'json' || r.format === 'folded' || r.format === 'speedscope';
     default:
       return false;
   }

@@ -1,0 +1,75 @@
+// Profile files (core/src/profile/files.ts) and the viewer's messages: each export format reads
+// back with the same stacks and total, the format is recognised from the content, faults name
+// the file; the viewer's load payload decodes to the same stacks; isProfilePanelRequest
+// accepts exactly the declared requests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isProfilePanelRequest } from '../../protocol/src';
+import { exportProfile, panelProfile, ProfileFileError, readProfileText } from '../../core/src/profile/files';
+import { flameFromWire, flameToStacks } from '../../core/src/profile/flame';
+import { syntheticProfile } from '../support/syntheticProfile';
+
+const p = syntheticProfile({ stacks: 300, seed: 2 });
+const sum = (xs: { total_ns: number }[]): number => xs.reduce((s, x) => s + x.total_ns, 0);
+
+test('every export format reads back with the same total', () => {
+  for (const format of ['json', 'folded', 'speedscope'] as const) {
+    const r = readProfileText(exportProfile(p, format, 'test'), `p.${format}`);
+    assert.equal(r.format, format);
+    assert.equal(r.profile.stacks.length, p.stacks.length, format);
+    assert.equal(sum(r.profile.stacks), sum(p.stacks), format);
+  }
+  const json = readProfileText(exportProfile(p, 'json'), 'p.json');
+  assert.deepEqual(JSON.parse(JSON.stringify(json.profile)), JSON.parse(JSON.stringify(p)));
+  assert.equal(readProfileText('a;b 5\n', 'x.folded').profile.node, 'x.folded');
+});
+
+test('faults name the file', () => {
+  assert.throws(
+    () => readProfileText('{"duration_s": ', 'bad.json'),
+    (e: unknown) => e instanceof ProfileFileError && /^bad\.json: not JSON/.test(e.message),
+  );
+  assert.throws(
+    () => readProfileText('{"duration_s": 1}', 'b.json'),
+    /b\.json: not a valid profile: histograms: expected an array/,
+  );
+  assert.throws(() => readProfileText('a;b x\n', 'f.txt'), /f\.txt: line 1: value "x"/);
+  assert.throws(
+    () =>
+      readProfileText(
+        '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":[]},"profiles":7}',
+        's.json',
+      ),
+    /s\.json: profiles: expected an array/,
+  );
+});
+
+test('the viewer payload decodes to the same stacks', () => {
+  const m = panelProfile(p, 'label');
+  assert.equal(m.meta.label, 'label');
+  assert.deepEqual(m.withSource, Object.keys(p.sources));
+  assert.deepEqual(flameToStacks(flameFromWire(m.flame)), p.stacks);
+});
+
+test('isProfilePanelRequest', () => {
+  for (const ok of [
+    { type: 'ready' },
+    { type: 'import' },
+    { type: 'compare' },
+    { type: 'openSource', frame: 'f' },
+    { type: 'export', format: 'speedscope' },
+  ]) {
+    assert.equal(isProfilePanelRequest(ok), true, JSON.stringify(ok));
+  }
+  for (const bad of [
+    null,
+    7,
+    {},
+    { type: 'openSource' },
+    { type: 'openSource', frame: '' },
+    { type: 'export', format: 'pdf' },
+    { type: 'load' },
+  ]) {
+    assert.equal(isProfilePanelRequest(bad), false, JSON.stringify(bad));
+  }
+});
