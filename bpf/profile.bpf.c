@@ -10,8 +10,9 @@
  * Configuration (const volatile, set by the agent before load): the superblock device of the
  * mount (kernel dev_t encoding), the daemon's tgid, the slow-request threshold and whether
  * wall-clock stacks are captured. Every program filters by tgid or device first.
- * Attach points: tp_btf (fuse_request_send/end, sched_switch) and classic syscall tracepoints
- * (profile_sys.bpf.h). No kprobes, no fentry: the kernels we target lack them (DESIGN.md section 2).
+ * Attach points: tp_btf only (fuse_request_send/end, sched_switch, sys_enter/sys_exit in
+ * profile_sys.bpf.h): no tracefs, no kprobes, no fentry (our kernels lack the last two,
+ * DESIGN.md section 2). Programs are named prof_* so that a kernel listing shows whose they are.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -59,16 +60,6 @@ struct call {
 	__u32 flags;
 };
 
-/* A syscall of the daemon that matters: a read of /dev/fuse or of a classified socket. */
-#define DCALL_FUSE 1u
-#define DCALL_SOCK 2u
-struct dcall {
-	__u64 ts;
-	__u64 ptr; /* DCALL_FUSE: the user buffer; DCALL_SOCK: the struct sock */
-	__u32 sys;
-	__u32 kind;
-};
-
 /* A round trip in progress on one of the daemon's sockets: first send to first read > 0. */
 struct rtt {
 	__u64 ts;
@@ -106,13 +97,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct call);
 } prof_calls SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct dcall);
-} prof_dcalls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -281,7 +265,7 @@ static __always_inline int req_key(const struct fuse_req *req, struct inflight_k
 }
 
 SEC("tp_btf/fuse_request_send")
-int BPF_PROG(fuse_send, const struct fuse_req *req)
+int BPF_PROG(prof_fuse_send, const struct fuse_req *req)
 {
 	struct inflight_key k;
 	if (!req_key(req, &k))
@@ -303,7 +287,7 @@ int BPF_PROG(fuse_send, const struct fuse_req *req)
 }
 
 SEC("tp_btf/fuse_request_end")
-int BPF_PROG(fuse_end, const struct fuse_req *req)
+int BPF_PROG(prof_fuse_end, const struct fuse_req *req)
 {
 	struct inflight_key k;
 	if (!req_key(req, &k))
@@ -354,7 +338,7 @@ int BPF_PROG(fuse_end, const struct fuse_req *req)
 /* Wall-clock stacks of the daemon's threads */
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+int BPF_PROG(prof_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	if (!capture_stacks)
 		return 0;

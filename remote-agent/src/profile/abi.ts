@@ -55,6 +55,74 @@ export const PROF_SYSCALLS = [
   'recvmsg',
 ] as const;
 
+/** Size of prof_sysnr (syscall numbers at or above it are never measured). */
+export const PROF_SYSNR_MAX = 512;
+
+/**
+ * Syscall numbers of each architecture for the prof_sys names (arch/x86/entry/syscalls/
+ * syscall_64.tbl; arm64 uses the generic table, include/uapi/asm-generic/unistd.h, which has
+ * no open/stat/lstat/unlink/mkdir/rmdir/rename). The agent writes them into prof_sysnr.
+ */
+export const SYSCALL_NUMBERS: Partial<Record<NodeJS.Architecture, Partial<Record<(typeof PROF_SYSCALLS)[number], number>>>> = {
+  x64: {
+    read: 0,
+    write: 1,
+    open: 2,
+    close: 3,
+    newstat: 4,
+    newfstat: 5,
+    newlstat: 6,
+    pread64: 17,
+    pwrite64: 18,
+    readv: 19,
+    writev: 20,
+    sendto: 44,
+    recvfrom: 45,
+    sendmsg: 46,
+    recvmsg: 47,
+    fsync: 74,
+    fdatasync: 75,
+    ftruncate: 77,
+    rename: 82,
+    mkdir: 83,
+    rmdir: 84,
+    unlink: 87,
+    getdents64: 217,
+    openat: 257,
+    mkdirat: 258,
+    newfstatat: 262,
+    unlinkat: 263,
+    fallocate: 285,
+    renameat2: 316,
+    statx: 332,
+  },
+  arm64: {
+    mkdirat: 34,
+    unlinkat: 35,
+    ftruncate: 46,
+    fallocate: 47,
+    openat: 56,
+    close: 57,
+    getdents64: 61,
+    read: 63,
+    write: 64,
+    readv: 65,
+    writev: 66,
+    pread64: 67,
+    pwrite64: 68,
+    newfstatat: 79,
+    newfstat: 80,
+    fsync: 82,
+    fdatasync: 83,
+    sendto: 206,
+    recvfrom: 207,
+    sendmsg: 211,
+    recvmsg: 212,
+    renameat2: 276,
+    statx: 291,
+  },
+};
+
 export interface HistKey {
   layer: number;
   phase: number;

@@ -153,6 +153,10 @@ export function readStacks(
   };
   const kindName = (kind: number): ProfileStack['kind'] =>
     kind === PROF_KIND.oncpu ? 'oncpu' : kind === PROF_KIND.offcpu ? 'offcpu' : 'slow';
+  // The innermost kernel frames of a stack taken inside a tracepoint are the tracing machinery
+  // itself (bpf_prog_<tag>_<name>, bpf_trace_run<N>, __traceiter_<event>, __bpf_trace_<event>),
+  // not the thread's path: dropped so that a stack ends where the thread was (schedule, ...).
+  const machinery = /^(bpf_prog_[0-9a-f]+_\w+|bpf_trace_run\d+|__traceiter_\w+|__bpf_trace_\w+)_\[k\]$/;
   // A return address names its call site when one is subtracted (the Symbolizer's contract);
   // the innermost frame is an exact instruction pointer.
   const callSites = (ips: bigint[]): bigint[] => ips.map((ip, i) => (i === 0 ? ip : ip - 1n));
@@ -168,7 +172,10 @@ export function readStacks(
     const kips = trace(k.kstack);
     const uips = trace(k.ustack);
     const user = ctx.symbolizer.user(ctx.daemonPid, callSites(uips));
-    const kernel = ctx.symbolizer.kernel(callSites(kips));
+    const named = ctx.symbolizer.kernel(callSites(kips));
+    let skip = 0;
+    while (skip < named.length && machinery.test(named[skip]?.name ?? '')) skip++;
+    const kernel = named.slice(skip);
     for (const f of [...user, ...kernel]) if (f.source) sources[f.name] = f.source;
     const frames = [
       ctx.root,

@@ -27,10 +27,9 @@ import type { DiscoveredMount } from '../juicefs';
 import type { AgentLog } from '../log';
 import type { Addon, BpfLink, BpfObject, RingBufferPoll } from '../native';
 import { Symbolizer } from '../symbols';
-import { decodeEvent, endpointKey, PROF_LAYER } from './abi';
+import { decodeEvent, endpointKey, PROF_LAYER, PROF_SYSCALLS, SYSCALL_NUMBERS } from './abi';
 import { fuseOpName } from './opcodes';
 import { countStacks, readCost, readDrops, readHistograms, readStacks, type ProfileEndpoint } from './read';
-import { ensureTracefs, hasTracepoint } from './tracefs';
 
 /** Slow-request events kept (the slowest). */
 const SLOW_KEPT = SLOW_REQUESTS_KEPT;
@@ -57,11 +56,16 @@ function u64(v: bigint): Buffer {
   return b;
 }
 
-/** A classic tracepoint section the kernel lacks (e.g. sys_enter_open on arm64), else null. */
-function missingTracepoint(section: string): string | null {
-  const m = /^tracepoint\/([^/]+)\/([^/]+)$/.exec(section);
-  if (!m || !m[1] || !m[2]) return null;
-  return hasTracepoint(m[1], m[2]) ? null : `${m[1]}/${m[2]}`;
+/** prof_sysnr entries for this machine: syscall number → prof_sys index + 1. */
+function syscallTable(): [number, number][] {
+  const numbers = SYSCALL_NUMBERS[process.arch];
+  if (!numbers) {
+    throw new AgentError(ErrorCode.KernelFeatureMissing, `the profiler knows no syscall numbers for ${process.arch}`);
+  }
+  return PROF_SYSCALLS.flatMap((name, i) => {
+    const nr = numbers[name];
+    return nr === undefined ? [] : [[nr, i + 1] as [number, number]];
+  });
 }
 
 export class ProfileSession {
@@ -71,8 +75,9 @@ export class ProfileSession {
   private released = false;
   private readonly slow: SlowRequest[] = [];
   private slowSeen = 0;
-  readonly startedAt = new Date();
-  private readonly startedMs = Date.now();
+  /** When every program was attached (set by start()). */
+  startedAt = new Date();
+  private startedMs = Date.now();
 
   private constructor(
     private readonly addon: Addon,
@@ -93,7 +98,6 @@ export class ProfileSession {
     target: ProfileTarget,
     opId: number,
   ): ProfileSession {
-    ensureTracefs(log, opId);
     const path = join(bundleDir, 'bpf', 'profile.bpf.o');
     let elf: Buffer;
     try {
@@ -115,15 +119,11 @@ export class ProfileSession {
       object.setVariable('.rodata', 'slow_ns', u64(BigInt(config.slow_request_us) * 1000n));
       object.setVariable('.rodata', 'capture_stacks', u32(config.stacks ? 1 : 0));
       const programs: string[] = [];
-      const skipped: string[] = [];
       for (const p of object.programs()) {
-        const missing = missingTracepoint(p.section);
-        const off = missing !== null || (!config.stacks && p.section === 'tp_btf/sched_switch');
-        if (off) object.setAutoload(p.name, false);
-        if (missing) skipped.push(missing);
-        if (!off) programs.push(p.name);
+        // Without stacks, sched_switch (the busiest tracepoint of all) is not even loaded.
+        if (!config.stacks && p.section === 'tp_btf/sched_switch') object.setAutoload(p.name, false);
+        else programs.push(p.name);
       }
-      if (skipped.length > 0) log.info('profile', `this kernel lacks ${skipped.join(', ')}: not measured`, opId);
       const loaded = object.load();
       if (loaded.errno !== 0) {
         throw new AgentError(
@@ -132,6 +132,8 @@ export class ProfileSession {
           (loaded.messages + '\n' + loaded.log.slice(-4000)).trim(),
         );
       }
+      const sysnrFd = object.mapFd('prof_sysnr');
+      for (const [nr, index] of syscallTable()) addon.mapUpdate(sysnrFd, u32(nr), u32(index), 0);
       const endpointsFd = object.mapFd('prof_endpoints');
       for (const e of target.endpoints) {
         addon.mapUpdate(endpointsFd, endpointKey(e), u32(PROF_LAYER[e.layer]), 0);
@@ -150,6 +152,8 @@ export class ProfileSession {
         (events, error) => session?.onEvents(events, error),
         EVENTS_PER_WAKE,
       );
+      session.startedAt = new Date();
+      session.startedMs = session.startedAt.getTime();
       return session;
     } catch (err) {
       if (session) session.release();
