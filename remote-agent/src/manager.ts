@@ -387,7 +387,7 @@ export class Manager {
         config,
       };
       const id = randomUUID();
-      const session = ProfileSession.start(this.addon, this.log, this.bundleDir, id, target, opId);
+      const session = ProfileSession.start(this.addon, this.log, this.bundleDir, id, target);
       const running = new RunningProfile(
         session,
         this.log,
@@ -420,7 +420,11 @@ export class Manager {
       if (running && running.id === params.profileId) {
         this.profile = null;
         const profile = running.stop();
-        this.log.info('profile', `profile ${running.id} stopped after ${profile.duration_s.toFixed(1)} s; unloaded`, opId);
+        this.log.info(
+          'profile',
+          `profile ${running.id} stopped after ${profile.duration_s.toFixed(1)} s; unloaded`,
+          opId,
+        );
         return profile;
       }
       const done = this.finished.get(params.profileId);
@@ -440,7 +444,10 @@ export class Manager {
       try {
         this.finished.set(running.id, running.end(why));
       } catch (err) {
-        this.log.warn('profile', `profile ${running.id} ended (${why}) but reading it failed: ${(err as Error).message}`);
+        this.log.warn(
+          'profile',
+          `profile ${running.id} ended (${why}) but reading it failed: ${(err as Error).message}`,
+        );
         running.dispose();
         return;
       }

@@ -181,7 +181,11 @@ export interface Addon {
    */
   sockmapAdopt(mapFd: number, pid: number, fd: number, key: Buffer): 'added' | 'exists' | 'busy';
   /** Poll a BPF_MAP_TYPE_RINGBUF map (see RingBufferPoll); `error` set when the poll failed and stopped. */
-  ringBufferPoll(mapFd: number, callback: (events: Buffer[], error?: string) => void, maxPerWake: number): RingBufferPoll;
+  ringBufferPoll(
+    mapFd: number,
+    callback: (events: Buffer[], error?: string) => void,
+    maxPerWake: number,
+  ): RingBufferPoll;
   /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run-time stats are counted while this fd is open (closeFd). */
   enableRunTimeStats(): number;
   /** run_cnt / run_time_ns of the program behind a program fd. */

@@ -63,7 +63,9 @@ export const PROF_SYSNR_MAX = 512;
  * syscall_64.tbl; arm64 uses the generic table, include/uapi/asm-generic/unistd.h, which has
  * no open/stat/lstat/unlink/mkdir/rmdir/rename). The agent writes them into prof_sysnr.
  */
-export const SYSCALL_NUMBERS: Partial<Record<NodeJS.Architecture, Partial<Record<(typeof PROF_SYSCALLS)[number], number>>>> = {
+export const SYSCALL_NUMBERS: Partial<
+  Record<NodeJS.Architecture, Partial<Record<(typeof PROF_SYSCALLS)[number], number>>>
+> = {
   x64: {
     read: 0,
     write: 1,

@@ -177,11 +177,7 @@ export function readStacks(
     while (skip < named.length && machinery.test(named[skip]?.name ?? '')) skip++;
     const kernel = named.slice(skip);
     for (const f of [...user, ...kernel]) if (f.source) sources[f.name] = f.source;
-    const frames = [
-      ctx.root,
-      ...user.map((f) => f.name).reverse(),
-      ...kernel.map((f) => f.name).reverse(),
-    ];
+    const frames = [ctx.root, ...user.map((f) => f.name).reverse(), ...kernel.map((f) => f.name).reverse()];
     if (k.ustack < 0) frames.splice(1, 0, '[user stack lost]');
     if (k.kstack < 0) frames.push(`[kernel stack lost]${KERNEL_FRAME_SUFFIX}`);
     const kind = kindName(k.kind);

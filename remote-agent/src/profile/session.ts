@@ -90,14 +90,7 @@ export class ProfileSession {
   ) {}
 
   /** Load, configure, attach and start reading; on any failure nothing stays loaded. */
-  static start(
-    addon: Addon,
-    log: AgentLog,
-    bundleDir: string,
-    id: string,
-    target: ProfileTarget,
-    opId: number,
-  ): ProfileSession {
+  static start(addon: Addon, log: AgentLog, bundleDir: string, id: string, target: ProfileTarget): ProfileSession {
     const path = join(bundleDir, 'bpf', 'profile.bpf.o');
     let elf: Buffer;
     try {
@@ -229,7 +222,12 @@ export class ProfileSession {
         started_at: this.startedAt.toISOString(),
         duration_s: duration,
         histograms: readHistograms(this.addon, this.object, this.target.endpoints),
-        stacks: readStacks(this.addon, this.object, { symbolizer: new Symbolizer(), daemonPid: mount.pid, root }, sources),
+        stacks: readStacks(
+          this.addon,
+          this.object,
+          { symbolizer: new Symbolizer(), daemonPid: mount.pid, root },
+          sources,
+        ),
         sources,
         drops: readDrops(this.addon, this.object),
         cost: readCost(this.addon, this.object, this.programs),

@@ -49,7 +49,10 @@ export async function profileEndpoints(metaUrl: string, bucketUrl: string): Prom
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
     if (!scheme) continue;
     if (scheme === 'unix') {
-      const path = url.replace(/^unix:\/\/(?:[^@/]*@)?/i, '/').replace(/\?.*$/, '').replace(/^\/+/, '/');
+      const path = url
+        .replace(/^unix:\/\/(?:[^@/]*@)?/i, '/')
+        .replace(/\?.*$/, '')
+        .replace(/^\/+/, '/');
       if (!out.some((e) => e.ip4 === null)) out.push({ ip4: null, port: 0, layer, label: `unix ${path}` });
       continue;
     }

@@ -83,7 +83,12 @@ export class Symbolizer {
       for (const line of readFileSync(`${this.opts.procRoot ?? '/proc'}/${pid}/maps`, 'utf8').split('\n')) {
         const m = /^([0-9a-f]+)-([0-9a-f]+)\s+\S+\s+([0-9a-f]+)\s+\S+\s+\d+\s*(.*)$/.exec(line);
         if (!m) continue;
-        out.push({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`), offset: BigInt(`0x${m[3]}`), path: m[4] ?? '' });
+        out.push({
+          start: BigInt(`0x${m[1]}`),
+          end: BigInt(`0x${m[2]}`),
+          offset: BigInt(`0x${m[3]}`),
+          path: m[4] ?? '',
+        });
       }
     } catch {
       // the process is gone: every frame is [unknown]
