@@ -16,6 +16,7 @@ import {
   decodeStackVal,
   ip4OfOp,
   PROF_AF_UNIX,
+  PROF_DROPS_SIZE,
   PROF_KIND,
   PROF_LAYER,
   PROF_MAX_STACK_DEPTH,
@@ -98,7 +99,7 @@ export function readHistograms(
 
 /** What prof_drops counted, folded into the protocol's three kinds. */
 export function readDrops(addon: Addon, object: BpfObject): ProfileDrops {
-  const raw = addon.mapLookup(object.mapFd('prof_drops'), Buffer.alloc(4), 48 * addon.numPossibleCpus());
+  const raw = addon.mapLookup(object.mapFd('prof_drops'), Buffer.alloc(4), PROF_DROPS_SIZE * addon.numPossibleCpus());
   const d = raw ? sumDrops(raw) : { events: 0, stacks: 0, aggs: 0, inflight: 0, calls: 0, hists: 0 };
   // stacks: ids that failed plus aggregates that did not fit; inflight: any start (request,
   // syscall, round trip, thread) or histogram that did not fit its map.
