@@ -230,25 +230,25 @@ static __always_inline void stacks_of(void *ctx, __s32 *kstack, __s32 *ustack)
 		DROP(stacks);
 }
 
-/* The current task's open file `fd`, or NULL. */
+/*
+ * The current task's open file `fd`, or NULL. Every caller is a tp_btf program, so the task,
+ * its fd table and the file are walked with direct BTF loads (no helper call each), which is
+ * what keeps the per-syscall filter cheap; only the fd array slot needs a probe read.
+ */
 static __always_inline struct file *fd_file(long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0)
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return NULL;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
-		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f ? bpf_core_cast(f, struct file) : NULL;
 }
 
 static __always_inline int on_mount(struct file *f)
 {
-	return f && BPF_CORE_READ(f, f_inode, i_sb, s_dev) == target_dev;
+	return f && f->f_inode->i_sb->s_dev == target_dev;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -256,9 +256,9 @@ static __always_inline int on_mount(struct file *f)
 
 static __always_inline int req_key(const struct fuse_req *req, struct inflight_key *k)
 {
-	if (BPF_CORE_READ(req, fm, sb, s_dev) != target_dev)
+	if (req->fm->sb->s_dev != target_dev)
 		return 0;
-	k->unique = BPF_CORE_READ(req, in.h.unique);
+	k->unique = req->in.h.unique;
 	k->dev = target_dev;
 	k->pad = 0;
 	return 1;
@@ -273,7 +273,7 @@ int BPF_PROG(prof_fuse_send, const struct fuse_req *req)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct inflight v = {
 		.send_ns = bpf_ktime_get_ns(),
-		.opcode = BPF_CORE_READ(req, in.h.opcode),
+		.opcode = req->in.h.opcode,
 		.tgid = id >> 32,
 	};
 	if (bpf_map_update_elem(&prof_inflight, &k, &v, BPF_ANY))

@@ -53,10 +53,10 @@ struct sysargs {
 
 static __always_inline void read_args(struct pt_regs *regs, struct sysargs *args)
 {
-	args->a[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	args->a[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	args->a[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	args->a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	args->a[0] = PT_REGS_PARM1_SYSCALL(regs);
+	args->a[1] = PT_REGS_PARM2_SYSCALL(regs);
+	args->a[2] = PT_REGS_PARM3_SYSCALL(regs);
+	args->a[3] = PT_REGS_PARM4_SYSCALL(regs);
 }
 
 /* The peer of a daemon's socket fd classified by prof_endpoints, with its layer; 0 if none. */
@@ -160,16 +160,6 @@ static __always_inline int path_call(__u32 sys)
 	return sys >= PROF_SYS_OPENAT && sys <= PROF_SYS_RENAME;
 }
 
-/* AT_* flags argument of the path calls that take one, else 0. */
-static __always_inline unsigned long at_flags(__u32 sys, const struct sysargs *args)
-{
-	if (sys == PROF_SYS_NEWFSTATAT)
-		return args->a[3]; /* newfstatat(dfd, path, statbuf, flags) */
-	if (sys == PROF_SYS_STATX)
-		return args->a[2]; /* statx(dfd, path, flags, mask, buf) */
-	return 0;
-}
-
 SEC("tp_btf/sys_enter")
 int BPF_PROG(prof_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -177,24 +167,31 @@ int BPF_PROG(prof_sys_enter, struct pt_regs *regs, long nr)
 	if (s < 0)
 		return 0;
 	__u32 sys = (__u32)s;
-	struct sysargs args;
-	read_args(regs, &args);
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	if ((id >> 32) == daemon_tgid) {
+		struct sysargs args;
+		read_args(regs, &args);
 		daemon_enter(sys, &args);
 		return 0;
 	}
 	if (sys >= PROF_SYS_SENDTO)
 		return 0; /* socket calls matter only for the daemon */
-	struct call c = {.ts = bpf_ktime_get_ns(), .sys = sys};
-	if (!path_call(sys) || (at_flags(sys, &args) & AT_EMPTY_PATH)) {
+	/* Other processes: only the arguments needed, read as late as possible (hot path). */
+	struct call c = {.sys = sys};
+	unsigned long flags = 0;
+	if (sys == PROF_SYS_NEWFSTATAT)
+		flags = PT_REGS_PARM4_SYSCALL(regs); /* newfstatat(dfd, path, statbuf, flags) */
+	else if (sys == PROF_SYS_STATX)
+		flags = PT_REGS_PARM3_SYSCALL(regs); /* statx(dfd, path, flags, mask, buf) */
+	if (!path_call(sys) || (flags & AT_EMPTY_PATH)) {
 		/* fd-based, or fstat through newfstatat/statx(fd, "", AT_EMPTY_PATH) */
-		if (!on_mount(fd_file((long)args.a[0])))
+		if (!on_mount(fd_file((long)PT_REGS_PARM1_SYSCALL(regs))))
 			return 0;
 		c.flags = CALL_ON_MOUNT;
 	}
 	/* A path call is kept until its exit tells whether it reached the mount. */
+	c.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&prof_calls, &tid, &c, BPF_ANY))
 		DROP(calls);
 	return 0;
@@ -204,9 +201,9 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(prof_sys_exit, struct pt_regs *regs, long ret)
 {
 #if defined(__TARGET_ARCH_x86)
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 #elif defined(__TARGET_ARCH_arm64)
-	long nr = BPF_CORE_READ(regs, syscallno);
+	long nr = regs->syscallno;
 #else
 #error "profile.bpf.c: add this architecture's syscall number register"
 #endif
