@@ -373,6 +373,30 @@ test(
   },
 );
 
+// Last: it kills the node's JuiceFS daemon (the node is brought down after this file).
+test('the profile ends by itself when the JuiceFS daemon exits', { timeout: 120_000 }, async () => {
+  const progsBefore = new Set(addon().allProgIds());
+  const session = await openSession(NAME);
+  try {
+    const updates: ProfileUpdate[] = [];
+    session.agent.onNotification(ProfileUpdateNotification, (u) => updates.push(u));
+    const started = await session.request(ProfileStartRequest, { updateIntervalMs: 200 });
+    const footprint = footprintSince(progsBefore);
+    process.kill(started.daemonPid, 'SIGKILL');
+    await waitFor(() => updates.some((u) => u.ended !== undefined), 5000, 'the profile to end by itself');
+    assert.equal(updates[updates.length - 1]?.ended, `the JuiceFS daemon (pid ${started.daemonPid}) exited`);
+    await waitFor(
+      () => stillThere(footprint).length === 0,
+      2000,
+      () => `unload (left: ${stillThere(footprint).join(', ')})`,
+    );
+    const profile = await session.request(ProfileStopRequest, { profileId: started.profileId });
+    assert.equal(profile.mountpoint, node.mountpoint);
+  } finally {
+    session.close();
+  }
+});
+
 function report(t: { diagnostic: (m: string) => void }, profile: Profile, logged: Map<string, number>): void {
   for (const h of profile.histograms) {
     const avg = (h.sum_ns / h.count / 1000).toFixed(1);
