@@ -92,6 +92,27 @@ export interface ProfileConfig {
   slow_request_us: number;
 }
 
+/**
+ * One FUSE request slower than config.slow_request_us, from the kernel's ring buffer (the
+ * slowest SLOW_REQUESTS_KEPT of the profile). Its daemon stack is in `stacks` as kind `slow`.
+ */
+export interface SlowRequest {
+  /** FUSE opcode name, as in the histograms. */
+  op: string;
+  /** The request's FUSE unique id on its connection. */
+  unique: number;
+  total_ns: number;
+  /** Present when the daemon's read of the request from /dev/fuse was seen. */
+  queue_ns?: number;
+  daemon_ns?: number;
+  /** The process that sent the request (a kernel worker for background requests). */
+  requester_pid: number;
+  /** The daemon thread that answered it. */
+  reply_tid: number;
+}
+
+export const SLOW_REQUESTS_KEPT = 100;
+
 export interface Profile {
   /** Format version of this document. */
   version: 1;
@@ -110,6 +131,8 @@ export interface Profile {
   drops: ProfileDrops;
   cost: ProgramCost[];
   config: ProfileConfig;
+  /** Optional (added by the agent's profiler): the slowest requests, slowest first. */
+  slow_requests?: SlowRequest[];
 }
 
 // ---------------------------------------------------------------------------------------------

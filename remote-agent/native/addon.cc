@@ -1,6 +1,7 @@
 // Module entry point: registers the JS API declared in remote-agent/src/native.ts
 // and owns the small module-level functions (version, feature probes, CPU count).
-// BpfObject lives in object.cc, BpfLink in link.cc, fd-level ops in kernel_ops.cc.
+// BpfObject lives in object.cc, BpfLink in link.cc, fd-level ops in kernel_ops.cc,
+// the ring buffer poll, run-time stats and map dumps in profile_ops.cc.
 #include <bpf/libbpf.h>
 #include <napi.h>
 
@@ -10,6 +11,7 @@
 #include "link.h"
 #include "names.h"
 #include "object.h"
+#include "profile_ops.h"
 #include "socket_ops.h"
 
 namespace dfs {
@@ -63,7 +65,8 @@ void Export(Napi::Env env, Napi::Object exports, const char *name) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfMessageCapture();
   env.SetInstanceData(new AddonData{Napi::Persistent(BpfObject::DefineClass(env)),
-                                    Napi::Persistent(BpfLink::DefineClass(env))});
+                                    Napi::Persistent(BpfLink::DefineClass(env)),
+                                    Napi::Persistent(RingBufferPoll::DefineClass(env))});
 
   Export<LibbpfVersion>(env, exports, "libbpfVersion");
   Export<BpfObject::Open>(env, exports, "openObject");
@@ -85,6 +88,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<OpenPinned>(env, exports, "openPinned");
   Export<CloseFd>(env, exports, "closeFd");
   Export<SockmapAdopt>(env, exports, "sockmapAdopt");
+  Export<RingBufferPoll::Open>(env, exports, "ringBufferPoll");
+  Export<EnableRunTimeStats>(env, exports, "enableRunTimeStats");
+  Export<ProgramStats>(env, exports, "programStats");
+  Export<MapDump>(env, exports, "mapDump");
   return exports;
 }
 

@@ -9,6 +9,7 @@ namespace dfs {
 struct AddonData {
   Napi::FunctionReference objectClass;  // BpfObject
   Napi::FunctionReference linkClass;    // BpfLink
+  Napi::FunctionReference ringBufferClass;  // RingBufferPoll
 };
 
 }  // namespace dfs

@@ -19,6 +19,8 @@
         "names.cc",
         "object.cc",
         "object_load.cc",
+        "object_vars.cc",
+        "profile_ops.cc",
         "socket_ops.cc"
       ],
       "include_dirs": ["<(libbpf_dir)/include", "<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -27,7 +27,8 @@ namespace {
 
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 
-// Info of the map behind `fd`, or nullopt after throwing (bad fd, not a map).
+}  // namespace
+
 std::optional<bpf_map_info> QueryMap(Napi::Env env, int fd) {
   bpf_map_info info;
   if (const int err = ObjectInfo(fd, info); err != 0) {
@@ -51,8 +52,6 @@ std::optional<bpf_map_info> QueryMap(Napi::Env env, int fd) {
   return info;
 }
 
-// Bytes the kernel copies per value in the BPF_MAP_*_ELEM syscalls; mirrors
-// bpf_map_value_size() in kernel/bpf/syscall.c. Returns 0 after throwing.
 uint64_t SyscallValueSize(Napi::Env env, const bpf_map_info &map) {
   switch (map.type) {
     case BPF_MAP_TYPE_PERCPU_HASH:
@@ -76,6 +75,8 @@ uint64_t SyscallValueSize(Napi::Env env, const bpf_map_info &map) {
       return map.value_size;
   }
 }
+
+namespace {
 
 std::string Describe(const bpf_map_info &map) {
   return "map '" + std::string(map.name) + "' (" +

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 
 namespace dfs {
 
@@ -19,6 +20,13 @@ int ObjectInfo(int fd, Info &info) {
   __u32 length = sizeof info;
   return bpf_obj_get_info_by_fd(fd, &info, &length) == 0 ? 0 : -errno;
 }
+
+// Info of the map behind `fd`, or nullopt after throwing (bad fd, not a map).
+std::optional<bpf_map_info> QueryMap(Napi::Env env, int fd);
+
+// Bytes the kernel copies per value in the BPF_MAP_*_ELEM syscalls; mirrors
+// bpf_map_value_size() in kernel/bpf/syscall.c. Returns 0 after throwing.
+uint64_t SyscallValueSize(Napi::Env env, const bpf_map_info &map);
 
 // Kernel link id behind an attachment fd: the id of a BPF link, 0 for a
 // non-BPF fd (a legacy perf-event attachment has no link id), else a negative errno.

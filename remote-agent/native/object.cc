@@ -46,6 +46,8 @@ Napi::Function BpfObject::DefineClass(Napi::Env env) {
        InstanceMethod<&BpfObject::AttachAuto>("attachAuto"),
        InstanceMethod<&BpfObject::MapFd>("mapFd"),
        InstanceMethod<&BpfObject::ProgramFd>("programFd"),
+       InstanceMethod<&BpfObject::Variables>("variables"),
+       InstanceMethod<&BpfObject::SetVariable>("setVariable"),
        InstanceMethod<&BpfObject::Close>("close")});
 }
 

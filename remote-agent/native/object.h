@@ -49,6 +49,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachAuto(const Napi::CallbackInfo &info);
   Napi::Value MapFd(const Napi::CallbackInfo &info);
   Napi::Value ProgramFd(const Napi::CallbackInfo &info);
+  // object_vars.cc: the variables of a data section; a `const volatile` value before load.
+  Napi::Value Variables(const Napi::CallbackInfo &info);
+  Napi::Value SetVariable(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
 
   // The open object, or nullptr after throwing EBADF (closed) as `op`.

@@ -21,9 +21,19 @@ import {
   type InitializeResult,
   type KernelBtfParams,
   type KernelBtfResult,
+  type Profile,
+  type ProfileStarted,
+  type ProfileStartParams,
+  type ProfileStopParams,
+  type ProfileUpdate,
   type VerifyParams,
   type VerifyResult,
+  PROFILE_DEFAULTS,
 } from '@dfs/protocol';
+import { randomUUID } from 'node:crypto';
+import { RunningProfile } from './profile/running';
+import { ProfileSession } from './profile/session';
+import { mountDevice, profileEndpoints } from './profile/target';
 import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus, type BypassTarget } from './bypass';
 import { AgentError, fromNative } from './errors';
@@ -40,8 +50,15 @@ import { installBundle } from './update';
 import { kernelBtf, verifyObject } from './verify';
 import { AGENT_BUILD, AGENT_VERSION } from './version';
 
+/** Profiles that ended by themselves, kept for their profile/stop (the oldest goes first). */
+const FINISHED_KEPT = 4;
+
 export class Manager {
   private bypass: BypassSession | null = null;
+  /** This connection's running profile (one at a time; profiles are not node-exclusive). */
+  private profile: RunningProfile | null = null;
+  private readonly finished = new Map<string, Profile>();
+  private sendUpdate: ((u: ProfileUpdate) => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly features;
 
@@ -344,8 +361,111 @@ export class Manager {
     return this.serialize(() => installBundle(params, this.bundleDir, this.log));
   }
 
+  /** Where profile/update notifications go (the connection, set by server.ts). */
+  onProfileUpdate(send: (u: ProfileUpdate) => void): void {
+    this.sendUpdate = send;
+  }
+
+  /** Load and attach the profiler on a JuiceFS mount (see profile/session.ts). */
+  startProfile(params: ProfileStartParams, opId: number): Promise<ProfileStarted> {
+    return this.serialize(async () => {
+      if (this.profile) {
+        throw new AgentError(
+          ErrorCode.Conflict,
+          `profile ${this.profile.id} is already running on this connection; stop it first`,
+        );
+      }
+      const mount = this.chooseMount(params.mountpoint);
+      const config = {
+        stacks: params.stacks ?? true,
+        slow_request_us: params.slowRequestUs ?? PROFILE_DEFAULTS.slowRequestUs,
+      };
+      const target = {
+        mount,
+        dev: mountDevice(mount.mountpoint),
+        endpoints: await profileEndpoints(mount.metaUrl, mount.bucketUrl),
+        config,
+      };
+      const id = randomUUID();
+      const session = ProfileSession.start(this.addon, this.log, this.bundleDir, id, target);
+      const running = new RunningProfile(
+        session,
+        this.log,
+        params.updateIntervalMs ?? PROFILE_DEFAULTS.updateIntervalMs,
+        params.maxDurationS ?? PROFILE_DEFAULTS.maxDurationS,
+        (u) => this.sendUpdate?.(u),
+        (why) => void this.endProfile(running, why),
+      );
+      this.profile = running;
+      this.log.info(
+        'profile',
+        `profile ${id} started on ${mount.mountpoint} (daemon pid ${mount.pid}, ${session.programs.length} programs, endpoints ${target.endpoints.map((e) => `${e.layer} ${e.label}`).join(', ') || 'none'})`,
+        opId,
+      );
+      return {
+        profileId: id,
+        mountpoint: mount.mountpoint,
+        daemonPid: mount.pid,
+        juicefs: mount.version,
+        started_at: session.startedAt.toISOString(),
+        config,
+      };
+    });
+  }
+
+  /** Stop this connection's profile (or collect one that ended by itself) and answer its Profile. */
+  stopProfile(params: ProfileStopParams, opId: number): Promise<Profile> {
+    return this.serialize(() => {
+      const running = this.profile;
+      if (running && running.id === params.profileId) {
+        this.profile = null;
+        const profile = running.stop();
+        this.log.info(
+          'profile',
+          `profile ${running.id} stopped after ${profile.duration_s.toFixed(1)} s; unloaded`,
+          opId,
+        );
+        return profile;
+      }
+      const done = this.finished.get(params.profileId);
+      if (done) {
+        this.finished.delete(params.profileId);
+        return done;
+      }
+      throw new AgentError(ErrorCode.NotFound, `no profile ${params.profileId} on this connection`);
+    });
+  }
+
+  /** A profile ended by itself (max duration, daemon gone): last update, unload, keep the Profile. */
+  private endProfile(running: RunningProfile, why: string): Promise<void> {
+    return this.serialize(() => {
+      if (this.profile !== running) return;
+      this.profile = null;
+      try {
+        this.finished.set(running.id, running.end(why));
+      } catch (err) {
+        this.log.warn(
+          'profile',
+          `profile ${running.id} ended (${why}) but reading it failed: ${(err as Error).message}`,
+        );
+        running.dispose();
+        return;
+      }
+      for (const id of this.finished.keys()) {
+        if (this.finished.size <= FINISHED_KEPT) break;
+        this.finished.delete(id);
+      }
+      this.log.info('profile', `profile ${running.id} ended: ${why}; unloaded, kept for profile/stop`);
+    });
+  }
+
   /** Release every attachment now (synchronous: safe in exit and signal handlers). */
   dispose(): void {
+    if (this.profile) {
+      this.profile.dispose();
+      this.profile = null;
+      this.log.info('agent', 'released the profile on shutdown');
+    }
     if (this.bypass) {
       this.bypass.detach();
       this.bypass = null;

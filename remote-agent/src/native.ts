@@ -76,6 +76,13 @@ export interface BpfObject {
   attachAuto(program: string): BpfLink;
   mapFd(map: string): number;
   programFd(program: string): number;
+  /** The global variables of a data section map (".rodata", ".bss", ...) as BTF describes them. */
+  variables(map: string): { name: string; offset: number; size: number }[];
+  /**
+   * Before load(): write `value` (exactly the variable's size) as the initial value of a global
+   * of a data section, e.g. a `const volatile` setting in ".rodata". Throws EBUSY after load.
+   */
+  setVariable(map: string, name: string, value: Buffer): void;
   /** Destroys the object (and unloads its programs and maps unless links or pins hold them). Idempotent. */
   close(): void;
 }
@@ -92,6 +99,26 @@ export interface BpfLink {
    * then only close the fd and never detach. Used after the attachment was pinned.
    */
   disconnect(): void;
+}
+
+/**
+ * A ring buffer read on the event loop (uv_poll on ring_buffer__epoll_fd, no thread): the
+ * callback gets each wake-up's records (at most maxPerWake) as Buffers. Holds its own dup of
+ * the map fd and the mmap, so it keeps working if the object closes first. Never keeps the
+ * process alive.
+ */
+export interface RingBufferPoll {
+  /** Stop and free; idempotent, safe inside the callback. */
+  close(): void;
+}
+
+/** One program's run-time statistics (counted while enableRunTimeStats' fd is open). */
+export interface ProgramStats {
+  id: number;
+  name: string;
+  runTimeNs: number;
+  runCnt: number;
+  recursionMisses: number;
 }
 
 export interface OpenOptions {
@@ -153,6 +180,21 @@ export interface Addon {
    * sockmap/sockhash under `key` (BPF_NOEXIST). "busy": bytes are queued on it, left alone.
    */
   sockmapAdopt(mapFd: number, pid: number, fd: number, key: Buffer): 'added' | 'exists' | 'busy';
+  /** Poll a BPF_MAP_TYPE_RINGBUF map (see RingBufferPoll); `error` set when the poll failed and stopped. */
+  ringBufferPoll(
+    mapFd: number,
+    callback: (events: Buffer[], error?: string) => void,
+    maxPerWake: number,
+  ): RingBufferPoll;
+  /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run-time stats are counted while this fd is open (closeFd). */
+  enableRunTimeStats(): number;
+  /** run_cnt / run_time_ns of the program behind a program fd. */
+  programStats(progFd: number): ProgramStats;
+  /**
+   * Every entry of a map (at most maxEntries) as raw bytes: batch lookup where the map kind has
+   * it, else get_next_key + lookup. Per-CPU values hold every CPU's slot (value size rounded to 8).
+   */
+  mapDump(mapFd: number, maxEntries: number): { key: Buffer; value: Buffer }[];
 }
 
 let cached: Addon | undefined;

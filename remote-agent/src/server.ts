@@ -24,6 +24,10 @@ import {
   InitializeRequest,
   KernelBtfRequest,
   LogNotification,
+  PROFILE_LIMITS,
+  ProfileStartRequest,
+  ProfileStopRequest,
+  ProfileUpdateNotification,
   VerifyRequest,
   type AgentUpdateParams,
   type BypassAttachParams,
@@ -31,6 +35,8 @@ import {
   type Endpoint,
   type InitializeParams,
   type KernelBtfParams,
+  type ProfileStartParams,
+  type ProfileStopParams,
   type RequestSpec,
   type VerifyParams,
 } from '@dfs/protocol';
@@ -203,6 +209,48 @@ export function parseKernelBtf(params: unknown): KernelBtfParams {
   return { digestOnly: p.digestOnly };
 }
 
+/** An integer in [min, max], or a BadRequest naming the field and its range. */
+function optInteger(p: Fields, key: string, method: string, range: { min: number; max: number }): number | undefined {
+  const v = p[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) {
+    throw bad(`${method}: ${key} must be an integer in ${range.min}..${range.max}`);
+  }
+  return v;
+}
+
+export function parseProfileStart(params: unknown): ProfileStartParams {
+  const m = ProfileStartRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['mountpoint', 'stacks', 'slowRequestUs', 'updateIntervalMs', 'maxDurationS']);
+  const out: ProfileStartParams = {};
+  const mountpoint = optString(p, 'mountpoint', m);
+  if (mountpoint !== undefined) {
+    if (!mountpoint.startsWith('/')) throw bad(`${m}: mountpoint must be an absolute path`);
+    out.mountpoint = mountpoint;
+  }
+  if (p.stacks !== undefined) {
+    if (typeof p.stacks !== 'boolean') throw bad(`${m}: stacks must be true or false`);
+    out.stacks = p.stacks;
+  }
+  const slow = optInteger(p, 'slowRequestUs', m, PROFILE_LIMITS.slowRequestUs);
+  if (slow !== undefined) out.slowRequestUs = slow;
+  const interval = optInteger(p, 'updateIntervalMs', m, PROFILE_LIMITS.updateIntervalMs);
+  if (interval !== undefined) out.updateIntervalMs = interval;
+  const max = optInteger(p, 'maxDurationS', m, PROFILE_LIMITS.maxDurationS);
+  if (max !== undefined) out.maxDurationS = max;
+  return out;
+}
+
+export function parseProfileStop(params: unknown): ProfileStopParams {
+  const m = ProfileStopRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['profileId']);
+  const profileId = optString(p, 'profileId', m, 64);
+  if (profileId === undefined) throw bad(`${m}: profileId is required`);
+  return { profileId };
+}
+
 function parseEmpty(params: unknown, method: string): Record<string, never> {
   onlyKnown(asObject(params, method), method, []);
   return {};
@@ -273,6 +321,8 @@ export function serve(reader: FrameReader, writer: MessageWriter, manager: Manag
       (p) => parseEmpty(p, BypassStatusRequest.method),
       () => manager.bypassStatus(),
     ),
+    route(ProfileStartRequest, parseProfileStart, (p, op) => manager.startProfile(p, op)),
+    route(ProfileStopRequest, parseProfileStop, (p, op) => manager.stopProfile(p, op)),
   ]);
   const closeListeners: ((why: string) => void)[] = [];
   let closedWhy: string | undefined;
@@ -343,6 +393,9 @@ export function serve(reader: FrameReader, writer: MessageWriter, manager: Manag
   );
   log.forwardTo(
     (entry) => void send({ jsonrpc: '2.0', method: LogNotification.method, params: entry } as NotificationMessage),
+  );
+  manager.onProfileUpdate(
+    (u) => void send({ jsonrpc: '2.0', method: ProfileUpdateNotification.method, params: u } as NotificationMessage),
   );
   return {
     onClose: (listener) => {

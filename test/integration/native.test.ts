@@ -17,7 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Addon, BpfLink, BpfObject, NativeError } from '../../remote-agent/src/native';
 
-const { ENOENT, EINVAL, EBADF, EEXIST } = constants.errno;
+const { ENOENT, EINVAL, EBADF, EEXIST, EBUSY } = constants.errno;
 const EBADFD = 77; // Linux-only, so not in os.constants
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_NOEXIST = 1;
@@ -111,7 +111,7 @@ function u64(value: bigint): Buffer {
 
 before(() => {
   assert.equal(process.getuid?.(), 0, 'this integration test needs root');
-  for (const name of ['basic', 'rejected']) compile(name);
+  for (const name of ['basic', 'rejected', 'ringbuf']) compile(name);
   // libbpf resolves tracepoint ids through tracefs.
   const mounts = readFileSync('/proc/mounts', 'utf8');
   if (!mounts.split('\n').some((line) => line.split(' ')[2] === 'tracefs')) {
@@ -435,6 +435,107 @@ test('the GC finalizers release a dropped object and link exactly once', async (
     ids.filter((id) => remaining.has(id)),
     [],
   );
+});
+
+test('sets const volatile values before load, bounds-checked, and refuses after', () => {
+  const obj = open('ringbuf');
+  try {
+    const vars = obj.variables('.rodata');
+    assert.deepEqual(
+      vars.map((v) => [v.name, v.size]),
+      [
+        ['target_tgid', 4],
+        ['tag', 8],
+      ],
+    );
+    assert.throws(() => obj.setVariable('.rodata', 'tag', u32(1)), RangeError);
+    expectNativeError(() => obj.setVariable('.rodata', 'nope', u32(1)), ENOENT, 'setVariable', /no variable 'nope'/);
+    expectNativeError(() => obj.variables('records'), EINVAL, 'bpf_map__btf_value_type_id');
+    obj.setVariable('.rodata', 'tag', u64(0xfeedn));
+    assert.equal(obj.load().errno, 0);
+    obj.programs().forEach((p) => loadedProgIds.add(p.id));
+    expectNativeError(() => obj.setVariable('.rodata', 'tag', u64(1n)), EBUSY, 'bpf_map__initial_value');
+  } finally {
+    obj.close();
+  }
+});
+
+/** Waits until `cond` holds, letting the event loop (and so the ring buffer poll) run. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
+
+test('reads a ring buffer on the event loop, keeps reading after the object closes, closes safely', async () => {
+  const obj = open('ringbuf');
+  obj.setVariable('.rodata', 'target_tgid', u32(process.pid));
+  obj.setVariable('.rodata', 'tag', u64(0xfeedn));
+  assert.equal(obj.load().errno, 0);
+  const progId = obj.programs()[0]!.id;
+  loadedProgIds.add(progId);
+  const statsFd = addon.enableRunTimeStats();
+  const link = obj.attachAuto('on_getppid');
+  const got: Buffer[] = [];
+  let batches = 0;
+  let closeInside = false;
+  const poll = addon.ringBufferPoll(
+    obj.mapFd('records'),
+    (events) => {
+      batches++;
+      got.push(...events);
+      if (closeInside) poll.close(); // from inside its own callback: released after it returns
+    },
+    4,
+  );
+  try {
+    for (let i = 0; i < 10; i++) assert.ok(process.ppid > 0); // each read is a getppid()
+    await until(() => got.length >= 10, `10 records (got ${got.length})`);
+    assert.ok(batches >= 3, 'at most maxPerWake (4) records per callback');
+    assert.deepEqual(
+      got.map((b) => [b.length, b.readBigUInt64LE(0)]),
+      Array.from({ length: 10 }, () => [16, 0xfeedn]),
+    );
+    assert.deepEqual(
+      got.map((b) => Number(b.readBigUInt64LE(8))),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
+
+    // Run-time stats while the stats fd is open; a hash map and a stack-trace map in bulk.
+    const stats = addon.programStats(obj.programFd('on_getppid'));
+    assert.equal(stats.name, 'on_getppid');
+    assert.ok(stats.runCnt > 0 && stats.runTimeNs > 0, JSON.stringify(stats));
+    const calls = addon.mapDump(obj.mapFd('calls'), 100);
+    assert.deepEqual(
+      calls.map((e) => [e.key.readUInt32LE(0), e.value.readBigUInt64LE(0)]),
+      [[1, 10n]],
+    );
+    const stacks = addon.mapDump(obj.mapFd('stacks'), 100);
+    assert.ok(stacks.length >= 1 && stacks.every((e) => e.key.length === 4 && e.value.length === 128));
+    assert.ok(stacks[0]!.value.readBigUInt64LE(0) > 0n, 'a kernel address');
+    assert.equal(addon.mapDump(obj.mapFd('calls'), 0).length, 0, 'maxEntries bounds the dump');
+
+    // The object closes first: the link keeps the program, the poll its own fd and mapping.
+    obj.close();
+    for (let i = 0; i < 3; i++) assert.ok(process.ppid > 0);
+    await until(() => got.length >= 13, `records after the object closed (got ${got.length})`);
+
+    // close() inside the callback: that callback is the last one.
+    closeInside = true;
+    assert.ok(process.ppid > 0);
+    await until(() => got.length >= 14, 'one more record');
+    const seen = got.length;
+    for (let i = 0; i < 3; i++) assert.ok(process.ppid > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, seen, 'nothing arrives after close()');
+  } finally {
+    poll.close();
+    poll.close(); // idempotent
+    link.destroy();
+    obj.close();
+    addon.closeFd(statsFd);
+  }
+  // A tp_btf program is freed after an RCU grace period once its link is gone.
+  await until(() => !bpftoolIds('prog').has(progId), `program ${progId} unloaded`);
 });
 
 test('leaves none of its programs loaded', () => {

@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../protocol/src';
 import { AgentError } from '../../remote-agent/src/errors';
-import { parseAgentUpdate, parseBypassAttach, parseInitialize } from '../../remote-agent/src/server';
+import {
+  parseAgentUpdate,
+  parseBypassAttach,
+  parseInitialize,
+  parseProfileStart,
+  parseProfileStop,
+} from '../../remote-agent/src/server';
+import { PROFILE_LIMITS } from '../../protocol/src';
 
 function rejects(fn: () => unknown, field: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -72,4 +79,25 @@ test('agent/update signatures are shaped like Ed25519, or absent', () => {
   rejects(() => parseAgentUpdate({ ...p, signature: { publicKey: value, value } }), /signature\.publicKey/);
   rejects(() => parseAgentUpdate({ ...p, signature: { publicKey, value: publicKey } }), /signature\.value/);
   rejects(() => parseAgentUpdate({ ...p, signature: { publicKey: 'A'.repeat(43) + '!', value } }), /publicKey/);
+});
+
+test('profile/start takes its documented fields within PROFILE_LIMITS, profile/stop a profileId', () => {
+  assert.deepEqual(parseProfileStart(undefined), {});
+  const all = { mountpoint: '/mnt/x', stacks: false, slowRequestUs: 5000, updateIntervalMs: 500, maxDurationS: 30 };
+  assert.deepEqual(parseProfileStart(all), all);
+  const { slowRequestUs, updateIntervalMs, maxDurationS } = PROFILE_LIMITS;
+  for (const [key, range] of Object.entries({ slowRequestUs, updateIntervalMs, maxDurationS })) {
+    assert.deepEqual(parseProfileStart({ [key]: range.max }), { [key]: range.max });
+    rejects(() => parseProfileStart({ [key]: range.min - 1 }), new RegExp(key));
+    rejects(() => parseProfileStart({ [key]: range.max + 1 }), new RegExp(key));
+    rejects(() => parseProfileStart({ [key]: 2.5 }), new RegExp(key));
+    rejects(() => parseProfileStart({ [key]: '10' }), new RegExp(key));
+  }
+  rejects(() => parseProfileStart({ stacks: 1 }), /stacks/);
+  rejects(() => parseProfileStart({ mountpoint: 'mnt' }), /mountpoint/);
+  rejects(() => parseProfileStart({ duration: 5 }), /unknown field duration/);
+  assert.deepEqual(parseProfileStop({ profileId: 'abc' }), { profileId: 'abc' });
+  rejects(() => parseProfileStop({}), /profileId/);
+  rejects(() => parseProfileStop({ profileId: 'x'.repeat(65) }), /profileId/);
+  rejects(() => parseProfileStop({ profileId: 'a', extra: 1 }), /unknown field extra/);
 });

@@ -17,7 +17,14 @@ import {
   type MessageReader,
   type ResponseMessage,
 } from 'vscode-jsonrpc/node';
-import { ErrorCode, LogNotification, type ErrorData, type LogEntry, type RequestSpec } from '@dfs/protocol';
+import {
+  ErrorCode,
+  LogNotification,
+  type ErrorData,
+  type LogEntry,
+  type NotificationSpec,
+  type RequestSpec,
+} from '@dfs/protocol';
 import { DfsError } from '../errors';
 
 function toDfsError(err: unknown, method: string, closedWhy: () => string | undefined): DfsError {
@@ -82,6 +89,11 @@ export class AgentClient {
 
   onLog(listener: (entry: LogEntry) => void): void {
     this.conn.onNotification(LogNotification.method, listener);
+  }
+
+  /** Listen to a typed agent notification (e.g. profile/update). */
+  onNotification<P>(spec: NotificationSpec<P>, listener: (params: P) => void): void {
+    this.conn.onNotification(spec.method, listener);
   }
 
   async request<P, R>(spec: RequestSpec<P, R>, params: P): Promise<R> {
