@@ -119,6 +119,14 @@ export class ProfileSession {
       }
       const loaded = object.load();
       if (loaded.errno !== 0) {
+        const missing = /failed to find kernel BTF type ID of '([^']+)'/.exec(loaded.messages)?.[1];
+        if (missing) {
+          throw new AgentError(
+            ErrorCode.KernelFeatureMissing,
+            `this kernel has no tracepoint ${missing} for the profiler (the FUSE request tracepoints are recent)`,
+            loaded.messages,
+          );
+        }
         throw new AgentError(
           loaded.log ? ErrorCode.VerifierRejected : ErrorCode.BpfError,
           `profile.bpf.o did not load (errno ${loaded.errno})`,
