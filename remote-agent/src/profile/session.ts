@@ -211,7 +211,8 @@ export class ProfileSession {
     if (this.released) throw new AgentError(ErrorCode.NotFound, `profile ${this.id} is already stopped`);
     for (const l of this.links) l.destroy();
     this.links = [];
-    // Whatever the ring buffer still holds is lost with it: counted as the events we saw.
+    // Events still in the ring buffer are not read: they only feed slow_requests (their
+    // stacks are already aggregated in the kernel as kind "slow").
     const duration = this.elapsedS();
     try {
       const { mount, config } = this.target;
