@@ -119,6 +119,14 @@ export class ProfileSession {
       }
       const loaded = object.load();
       if (loaded.errno !== 0) {
+        const missing = /failed to find kernel BTF type ID of '([^']+)'/.exec(loaded.messages)?.[1];
+        if (missing) {
+          throw new AgentError(
+            ErrorCode.KernelFeatureMissing,
+            `this kernel has no tracepoint ${missing} for the profiler (the FUSE request tracepoints are recent)`,
+            loaded.messages,
+          );
+        }
         throw new AgentError(
           loaded.log ? ErrorCode.VerifierRejected : ErrorCode.BpfError,
           `profile.bpf.o did not load (errno ${loaded.errno})`,
@@ -203,7 +211,8 @@ export class ProfileSession {
     if (this.released) throw new AgentError(ErrorCode.NotFound, `profile ${this.id} is already stopped`);
     for (const l of this.links) l.destroy();
     this.links = [];
-    // Whatever the ring buffer still holds is lost with it: counted as the events we saw.
+    // Events still in the ring buffer are not read: they only feed slow_requests (their
+    // stacks are already aggregated in the kernel as kind "slow").
     const duration = this.elapsedS();
     try {
       const { mount, config } = this.target;
