@@ -11,7 +11,18 @@ import tseslint from 'typescript-eslint';
  */
 const PURE_VERIFIER = ['lines', 'states', 'parse', 'classify', 'locate', 'model'];
 /** The profile model (core/src/profile/): pure in the same way, run by the profile viewer too. */
-const PURE_PROFILE = ['histogram', 'flame', 'folded', 'speedscope', 'diff', 'compare', 'sandwich', 'validate', 'files'];
+const PURE_PROFILE = [
+  'histogram',
+  'flame',
+  'folded',
+  'speedscope',
+  'diff',
+  'compare',
+  'sandwich',
+  'validate',
+  'files',
+  'summary',
+];
 const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')}))$`;
 /** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
 const webviewImports = (extra) => ({

@@ -11,6 +11,7 @@ import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
 import { benchCommand } from './commands/bench';
 import { buildCommand, verifyCommand } from './commands/build';
 import { nodeCommand } from './commands/node';
+import { profileCommand } from './commands/profile';
 import type { Io } from './output';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -28,6 +29,14 @@ const OPTIONS: Record<string, OptionSpec> = {
   'log-level': { value: true },
   include: { value: true, repeat: true },
   quick: {},
+  format: { value: true },
+  out: { value: true },
+  compare: { value: true },
+  'slow-us': { value: true },
+  'no-stacks': {},
+  'off-on': {},
+  workload: { value: true },
+  command: { value: true },
 };
 
 const USAGE = `usage: dfs-ebpf <command> [options]
@@ -39,6 +48,11 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
+  profile [--duration S] [--mount PATH] [--slow-us US] [--no-stacks] [--out FILE] [--format json|folded|speedscope]
+                                         where JuiceFS I/O spends its time: latency histograms + wall-clock stacks
+  profile --off-on [--workload juicefs-metadata|juicefs-sequential | --command CMD] [--out PREFIX]
+                                         the same workload profiled with the bypass off, then on
+  profile --compare A B                  per-layer and per-frame differences of two profile files
 common options: --node NAME|user@host[:port]  --json  --verbose`;
 
 async function run(argv: string[]): Promise<number> {
@@ -63,6 +77,8 @@ async function run(argv: string[]): Promise<number> {
       return buildCommand(p, io);
     case 'verify':
       return verifyCommand(p, io);
+    case 'profile':
+      return profileCommand(p, io);
     default:
       throw new UsageError(`unknown command "${p.positionals[0] ?? ''}"\n${USAGE}`);
   }

@@ -17,6 +17,9 @@ export const Commands = {
   verify: 'dfsEbpf.verify',
   showVerifierLog: 'dfsEbpf.showVerifierLog',
   openVerifierLog: 'dfsEbpf.openVerifierLog',
+  profileNode: 'dfsEbpf.profileNode',
+  compareProfiles: 'dfsEbpf.compareProfiles',
+  profileBypassOffOn: 'dfsEbpf.profileBypassOffOn',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -36,6 +39,9 @@ export interface CommandArgs {
   [Commands.verify]: [source?: Uri];
   [Commands.showVerifierLog]: [source?: Uri, program?: string];
   [Commands.openVerifierLog]: [file?: Uri];
+  [Commands.profileNode]: [durationS?: number];
+  [Commands.compareProfiles]: [base?: Uri, other?: Uri];
+  [Commands.profileBypassOffOn]: [workload?: string, command?: string];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -50,6 +56,9 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.verify]: 'Verify on test node',
   [Commands.showVerifierLog]: 'Show verifier log',
   [Commands.openVerifierLog]: 'Open verifier log…',
+  [Commands.profileNode]: 'Profile test node',
+  [Commands.compareProfiles]: 'Compare profiles…',
+  [Commands.profileBypassOffOn]: 'Profile bypass off vs on',
 };
 export const CommandCategory = 'DFS eBPF';
 
@@ -65,6 +74,8 @@ export interface Settings {
   'bypass.mount': string;
   'verify.onSave': boolean;
   'build.includeDirs': string[];
+  'profile.durationSeconds': number;
+  'profile.slowRequestUs': number;
 }
 export const SettingsSection = 'dfsEbpf';
 export const SettingKeys: (keyof Settings)[] = [
@@ -78,6 +89,8 @@ export const SettingKeys: (keyof Settings)[] = [
   'bypass.mount',
   'verify.onSave',
   'build.includeDirs',
+  'profile.durationSeconds',
+  'profile.slowRequestUs',
 ];
 
 /** Context keys for `when` clauses. */

@@ -16,6 +16,7 @@ import { ContextKeys } from './contributions';
 import { readSettings } from './settings';
 import type { BypassStatusBar } from './statusBar';
 import type { VerifierService } from './verifier/service';
+import type { ProfileViewer } from './webview/profilePanel';
 
 /** What the extension exports from activate(), for its own extension tests. */
 export interface ExtensionApi {
@@ -23,6 +24,7 @@ export interface ExtensionApi {
   readonly verifier: VerifierService;
   readonly bypass: BypassModel;
   readonly statusBar: BypassStatusBar;
+  readonly profiles: ProfileViewer;
 }
 
 /** The connection as the status bar and the models see it. */

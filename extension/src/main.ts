@@ -9,6 +9,7 @@ import { describeError } from '@dfs/core/errors';
 import { BypassModel } from './bypass/model';
 import { attachBypassCommand, detachBypassCommand } from './commands/bypass';
 import { connectCommand, disconnectCommand, showLogCommand } from './commands/node';
+import { compareProfilesCommand, profileNodeCommand, profileOffOnCommand } from './commands/profile';
 import { registerCommands } from './commands/registry';
 import {
   buildCommand,
@@ -25,6 +26,7 @@ import { BudgetCodeLens } from './verifier/codeLens';
 import { VerifierService } from './verifier/service';
 import { registerTasks } from './verifier/task';
 import { bypassPanelCommand } from './webview/bypassPanel';
+import { ProfileViewer } from './webview/profilePanel';
 import { VerifierLogExplorer } from './webview/verifierLogPanel';
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
@@ -40,6 +42,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   ctx.push(verifier);
   ctx.push(budget);
   ctx.push(explorer);
+  const profiles = new ProfileViewer(ctx);
+  ctx.push(profiles);
   ctx.push(vscode.languages.registerCodeLensProvider({ pattern: '**/*.bpf.c' }, budget));
   ctx.push(registerTasks(ctx, verifier));
   ctx.push(verifyOnSave(ctx, verifier));
@@ -56,6 +60,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.verify]: verifyCommand(ctx, verifier),
       [Commands.showVerifierLog]: showVerifierLogCommand(ctx, verifier, explorer),
       [Commands.openVerifierLog]: openVerifierLogCommand(ctx, explorer),
+      [Commands.profileNode]: profileNodeCommand(ctx, profiles),
+      [Commands.compareProfiles]: compareProfilesCommand(ctx, profiles),
+      [Commands.profileBypassOffOn]: profileOffOnCommand(ctx, profiles),
     },
     ctx.log,
   ))
@@ -67,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx, verifier, bypass, statusBar };
+  return { ctx, verifier, bypass, statusBar, profiles };
 }
 
 export function deactivate(): void {

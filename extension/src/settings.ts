@@ -1,6 +1,7 @@
 /** Typed reads of the `dfsEbpf.*` settings (declared in contributions.ts and package.json). */
 
 import * as vscode from 'vscode';
+import { PROFILE_DEFAULTS } from '@dfs/protocol';
 import { SettingsSection, type Settings } from './contributions';
 
 export function readSettings(): Settings {
@@ -16,5 +17,7 @@ export function readSettings(): Settings {
     'bypass.mount': c.get<string>('bypass.mount', ''),
     'verify.onSave': c.get<boolean>('verify.onSave', true),
     'build.includeDirs': c.get<string[]>('build.includeDirs', []),
+    'profile.durationSeconds': c.get<number>('profile.durationSeconds', 10),
+    'profile.slowRequestUs': c.get<number>('profile.slowRequestUs', PROFILE_DEFAULTS.slowRequestUs),
   };
 }

@@ -47,6 +47,8 @@ export enum ErrorCode {
   ToolMissing = 6010,
   /** A verifier log outgrew the largest buffer the agent will allocate. */
   VerifierLogTooLarge = 5006,
+  /** The user cancelled a long operation before it could give its result. */
+  Cancelled = 4010,
 }
 
 /** The `data` of a JSON-RPC error response, and the shape of every DfsError. */

@@ -152,6 +152,19 @@ export interface ProfilePanelProfile {
   withSource: string[];
 }
 
+/** A workload run once with the bypass off (the base) and once on (the profile). */
+export interface OffOnFigures {
+  workload: string;
+  /** What the workload did, in words. */
+  description: string;
+  unit: 'ops/s' | 'runs/s';
+  off: { value: number; seconds: number };
+  on: { value: number; seconds: number };
+  /** on/off of the value: above 1 the bypass helped. */
+  ratio: number;
+  redirected_msgs: number;
+}
+
 /** Extension → profile viewer. */
 export type ProfilePanelUpdate =
   | {
@@ -162,6 +175,8 @@ export type ProfilePanelUpdate =
       type: 'load';
       profile: ProfilePanelProfile;
       base?: ProfilePanelProfile;
+      /** "Profile bypass off vs on": the workload's own figures, shown beside the views. */
+      figures?: OffOnFigures;
     }
   | {
       /** While a profile runs: its cumulative histograms so far (ProfileUpdate). */

@@ -91,9 +91,9 @@ export class AgentClient {
     this.conn.onNotification(LogNotification.method, listener);
   }
 
-  /** Listen to a typed agent notification (e.g. profile/update). */
-  onNotification<P>(spec: NotificationSpec<P>, listener: (params: P) => void): void {
-    this.conn.onNotification(spec.method, listener);
+  /** Listen to a typed agent notification (e.g. profile/update) until the returned dispose(). */
+  onNotification<P>(spec: NotificationSpec<P>, listener: (params: P) => void): { dispose(): void } {
+    return this.conn.onNotification(spec.method, listener);
   }
 
   async request<P, R>(spec: RequestSpec<P, R>, params: P): Promise<R> {

@@ -13,6 +13,7 @@ export type CommandHandlers = { [K in CommandId]: (...args: CommandArgs[K]) => u
 type Check = (v: unknown) => boolean;
 const uri: Check = (v) => v instanceof vscode.Uri;
 const text: Check = (v) => typeof v === 'string';
+const seconds: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 /** The run-time shape of each command's arguments, position by position (all optional). */
 const SHAPES: { [K in CommandId]: Check[] } = {
@@ -26,6 +27,9 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.verify]: [uri],
   [Commands.showVerifierLog]: [uri, text],
   [Commands.openVerifierLog]: [uri],
+  [Commands.profileNode]: [seconds],
+  [Commands.compareProfiles]: [uri, uri],
+  [Commands.profileBypassOffOn]: [text, text],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */
