@@ -250,7 +250,7 @@ function elfAddress(pid: number, binaryPath: string, elf: ElfFile, addr: number)
   );
   if (!m) return undefined;
   const fileOffset = addr - m.start + m.offset;
-  const seg = loadSegmentForOffset(elf, fileOffset);
+  const seg = loadSegmentForOffset(elf.programHeaders, fileOffset);
   return seg ? fileOffset - seg.offset + seg.vaddr : undefined;
 }
 

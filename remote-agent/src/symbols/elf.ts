@@ -194,8 +194,8 @@ export function sectionData(elf: ElfFile, name: string): { header: SectionHeader
 }
 
 /** The PT_LOAD segment that holds file offset `fileOffset` (what /proc/PID/maps gives us). */
-export function loadSegmentForOffset(elf: ElfFile, fileOffset: number): ProgramHeader | undefined {
-  for (const ph of elf.programHeaders) {
+export function loadSegmentForOffset(headers: readonly ProgramHeader[], fileOffset: number): ProgramHeader | undefined {
+  for (const ph of headers) {
     if (ph.type === PT_LOAD && fileOffset >= ph.offset && fileOffset < ph.offset + ph.filesz) return ph;
   }
   return undefined;

@@ -3,11 +3,13 @@
  * are relative to. Never the .text section's address: an external linker puts C start-up code
  * first (JuiceFS 1.4.2: .text 0x401040, runtime.text 0x401380).
  *
- * In order: the pcln header's textStart when the file holds it; the dynamic relocation that
- * fills it in a PIE (R_*_RELATIVE, whose addend is the value); else the runtime's moduledata,
- * found as the record whose first word points at .gopclntab (Go ≥ 1.26 writes 0 in the header
- * and keeps moduledata in .go.module; older linkers in .noptrdata/.data), checked against the
- * header (funcnametab and ftab pointers, ftab length), whose `text` field is runtime.text.
+ * Sources: the pcln header's textStart when the file holds it (and it agrees with moduledata
+ * when that is found); else the runtime's moduledata, found as the record whose first word
+ * points at .gopclntab (Go 1.26+ writes 0 in the header and keeps moduledata in .go.module;
+ * older linkers in .noptrdata/.data), checked against the header (funcnametab and ftab
+ * pointers, ftab length), whose `text` field is runtime.text; else the dynamic relocation that
+ * fills the header's field in a PIE (R_*_RELATIVE, whose addend is the value). In a PIE whose
+ * linker left relocated words as zeros, moduledata's pointers are read through those relocations.
  * moduledata layout (runtime/symtab.go, stable since Go 1.16): pcHeader, then six slices
  * (funcnametab, cutab, filetab, pctab, pclntable, ftab: ptr,len,cap), findfunctab, minpc, maxpc,
  * text, etext — so ftab is at word 16, text at word 22 (64-bit).
@@ -58,10 +60,12 @@ export function findTextStart(elf: ElfFile, h: PclnHeaderView): GoText | undefin
     break;
   }
   const gofunc = fromModule?.gofunc;
-  if (h.headerTextStart !== 0) return { value: h.headerTextStart, source: 'header', gofunc };
+  // moduledata passed three cross-checks; a header value that disagrees with it is damage.
+  if (h.headerTextStart !== 0 && (!fromModule || fromModule.text === h.headerTextStart))
+    return { value: h.headerTextStart, source: 'header', gofunc };
+  if (fromModule) return { value: fromModule.text, source: 'moduledata', gofunc };
   const fromReloc = relocs.get(h.addr + 24);
-  if (fromReloc) return { value: fromReloc, source: 'relocation', gofunc };
-  return fromModule ? { value: fromModule.text, source: 'moduledata', gofunc } : undefined;
+  return fromReloc ? { value: fromReloc, source: 'relocation' } : undefined;
 }
 
 /**

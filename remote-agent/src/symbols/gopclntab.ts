@@ -10,10 +10,11 @@
  * _func: entryOff, nameOff (into funcnametab), args, deferreturn, pcsp, pcfile, pcln (into
  * pctab), npcdata, cuOffset, [startLine, 1.20+], funcID, flag, pad, nfuncdata.
  *
- * The text base is the header's textStart, NOT the .text section's address: with external
- * linking (cgo, JuiceFS's release) .text begins with C start-up code, and a reader that adds
- * entry offsets to .text names every frame after the wrong function. A PIE's textStart can be
- * 0 on disk (filled by a dynamic relocation): the caller then passes the relocation's value.
+ * The text base is runtime.text, NOT the .text section's address: with external linking (cgo,
+ * JuiceFS's release) .text begins with C start-up code, and a reader that adds entry offsets
+ * to .text names every frame after the wrong function. The header's textStart holds it when
+ * the linker wrote it; Go 1.26 and 1.27 write 0 there (our fixture, JuiceFS 1.4.2), and a PIE
+ * may leave it to a relocation, so the caller finds it (goText.ts) and passes it to `parse`.
  *
  * Every access is bounds-checked; pc-value tables are decoded only for the PCs asked for, with
  * a bounded number of steps. Inlined calls (Go 1.20+ only, when moduledata.gofunc was found):
@@ -75,12 +76,12 @@ export class GoPclnTable {
     readonly version: '1.18' | '1.20',
     readonly textStart: number,
     readonly nfunc: number,
-    private readonly minLC: number,
+    minLC: number,
     /** Offset of funcnametab from the header. */
     readonly funcnametab: number,
     private readonly cutab: number,
     private readonly filetab: number,
-    private readonly pctab: number,
+    pctab: number,
     /** Offset of the function table from the header (pclnOffset). */
     readonly functab: number,
     /** Offset in this section of go:func.* (moduledata.gofunc), which holds the inline trees. */
@@ -89,13 +90,6 @@ export class GoPclnTable {
     this.pcv = new PcValueTables(buf, pctab, minLC);
     this.entries = new Uint32Array(nfunc + 1);
     for (let i = 0; i <= nfunc; i++) this.entries[i] = buf.readUInt32LE(functab + i * 8);
-  }
-
-  /** The header's textStart as written in the file (0 in a PIE whose linker left it to a relocation). */
-  static headerTextStart(buf: Buffer): number | undefined {
-    const ptrSize = buf.length < 8 ? 0 : buf[7]!;
-    if (ptrSize !== 4 && ptrSize !== 8) return undefined;
-    return readWord(buf, 8 + 2 * ptrSize, ptrSize);
   }
 
   /**

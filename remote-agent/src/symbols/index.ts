@@ -37,6 +37,8 @@ export interface NamedFrame {
 const MAX_MODULES = 16;
 const MAPS_TTL_MS = 1000;
 const MAX_PIDS = 256;
+/** Larger user addresses do not exist on x86-64/arm64 (47–52 bits); they are named [unknown]. */
+const MAX_USER_ADDR = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface ProcessView {
   readAt: number;
@@ -73,7 +75,7 @@ export class Symbolizer {
     let reread = false;
     return addrs.map((addr) => {
       try {
-        const a = typeof addr === 'bigint' && addr >= 0n && addr <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(addr) : -1;
+        const a = typeof addr === 'bigint' && addr >= 0n && addr <= MAX_USER_ADDR ? Number(addr) : -1;
         if (a < 0) return { name: `[unknown]+0x${hex(addr)}` };
         let m = view ? mappingAt(view.maps, a) : undefined;
         if (!m && view && !reread) {

@@ -13,6 +13,8 @@ import {
   functionSymbols,
   loadSegmentForOffset,
   parseElf,
+  PT_LOAD,
+  type ProgramHeader,
   sectionData,
   symbolAt,
 } from './elf';
@@ -35,13 +37,17 @@ export type GoStatus =
 
 export class ModuleSymbols {
   readonly go: GoStatus;
+  /** The PT_LOAD headers only: the file itself is closed once read, so nothing here may read it again. */
+  private readonly loads: ProgramHeader[];
+
   private constructor(
-    private readonly elf: ElfFile | undefined,
+    elf: ElfFile | undefined,
     readonly pcln: GoPclnTable | undefined,
     private readonly symbols: ElfSymbols | undefined,
     go: GoStatus,
   ) {
     this.go = go;
+    this.loads = elf?.programHeaders.filter((p) => p.type === PT_LOAD) ?? [];
   }
 
   /** A module with no names at all (unreadable file). */
@@ -91,8 +97,7 @@ export class ModuleSymbols {
 
   /** The ELF virtual address of a file offset, when a PT_LOAD segment holds it. */
   vaddrOfOffset(fileOffset: number): number | undefined {
-    if (!this.elf) return undefined;
-    const seg = loadSegmentForOffset(this.elf, fileOffset);
+    const seg = loadSegmentForOffset(this.loads, fileOffset);
     return seg ? fileOffset - seg.offset + seg.vaddr : undefined;
   }
 

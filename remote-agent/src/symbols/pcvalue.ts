@@ -10,8 +10,8 @@ const MAX_PCVALUE_STEPS = 1_000_000;
 const MAX_SEEN_TABLES = 500_000;
 const MAX_DECODED_TABLES = 20_000;
 const MAX_DECODED_STEPS = 1 << 16;
-/** A walk longer than this makes its table worth a decoded copy when it is asked again. */
-const LONG_WALK = 24;
+/** A walk longer than this (bytes) makes its table worth a decoded copy when it is asked again. */
+const LONG_WALK = 48;
 
 export class PcValueTables {
   /** Long tables asked once (walked), and those asked again (decoded whole; null: keep walking). */
@@ -20,7 +20,7 @@ export class PcValueTables {
   private scratchEnds = new Uint32Array(256);
   private scratchValues = new Int32Array(256);
   private scratchLength = -1;
-  /** Pairs read by the last walk. */
+  /** Bytes read by the last walk. */
   private steps = 0;
 
   /** `buf` is the pcln section, `pctab` the offset of pctab in it, `quantum` the header's minLC. */
@@ -62,49 +62,62 @@ export class PcValueTables {
     const buf = this.buf;
     const len = buf.length;
     const quantum = this.quantum;
-    let p = this.pctab + tableOff;
+    const start = this.pctab + tableOff;
+    let p = start;
     let val = -1;
     let pc = 0;
+    let result: number | undefined;
+    let ok = false;
     this.scratchLength = record ? 0 : -1;
-    // Hot loop: varints decoded inline, no allocation.
+    // Hot loop: varints decoded inline (one-byte fast path), no allocation, one exit.
     for (let step = 0; step < MAX_PCVALUE_STEPS; step++) {
-      this.steps = step;
-      let uv = 0;
-      let mul = 1;
-      for (let i = 0; ; i++) {
-        if (i === 5 || p >= len) return this.fail();
-        const b = buf[p++]!;
-        uv += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 128;
+      if (p >= len) break;
+      let uv = buf[p++]!;
+      if (uv >= 0x80) {
+        uv &= 0x7f;
+        let mul = 128;
+        let i = 1;
+        for (; i < 5 && p < len; i++, mul *= 128) {
+          const b = buf[p++]!;
+          uv += (b & 0x7f) * mul;
+          if (b < 0x80) break;
+        }
+        if (i === 5 || buf[p - 1]! >= 0x80) break; // too long, or ran off the section
       }
-      if (uv === 0 && step > 0) return undefined; // the table ended before reaching target
-      let pcd = 0;
-      mul = 1;
-      for (let i = 0; ; i++) {
-        if (i === 5 || p >= len) return this.fail();
-        const b = buf[p++]!;
-        pcd += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 128;
+      if (uv === 0 && step > 0) {
+        ok = true; // the table ended before reaching target
+        break;
       }
-      val += uv % 2 === 1 ? -((uv + 1) / 2) : uv / 2;
+      if (p >= len) break;
+      let pcd = buf[p++]!;
+      if (pcd >= 0x80) {
+        pcd &= 0x7f;
+        let mul = 128;
+        let i = 1;
+        for (; i < 5 && p < len; i++, mul *= 128) {
+          const b = buf[p++]!;
+          pcd += (b & 0x7f) * mul;
+          if (b < 0x80) break;
+        }
+        if (i === 5 || buf[p - 1]! >= 0x80) break;
+      }
+      val += uv & 1 ? -((uv + 1) / 2) : uv / 2;
       pc += pcd * quantum;
       if (record) {
-        if (this.scratchLength === MAX_DECODED_STEPS || pc > 0xffffffff || val < -0x80000000 || val > 0x7fffffff)
-          return this.fail();
+        if (this.scratchLength === MAX_DECODED_STEPS || pc > 0xffffffff || val < -0x80000000 || val > 0x7fffffff) break;
         if (this.scratchLength === this.scratchEnds.length) this.growScratch();
         this.scratchEnds[this.scratchLength] = pc;
         this.scratchValues[this.scratchLength++] = val;
       }
-      if (target < pc) return val;
+      if (target < pc) {
+        result = val;
+        ok = true;
+        break;
+      }
     }
-    return this.fail();
-  }
-
-  private fail(): undefined {
-    this.scratchLength = -1;
-    return undefined;
+    this.steps = p - start;
+    if (!ok) this.scratchLength = -1; // damaged, too long, or too long to keep
+    return result;
   }
 
   private growScratch(): void {
