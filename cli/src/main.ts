@@ -48,6 +48,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
+  bench profile [--rounds N] [--quick]   JuiceFS throughput without and with a profile running, interleaved
   profile [--duration S] [--mount PATH] [--slow-us US] [--no-stacks] [--out FILE] [--format json|folded|speedscope]
                                          where JuiceFS I/O spends its time: latency histograms + wall-clock stacks
   profile --off-on [--workload juicefs-metadata|juicefs-sequential | --command CMD] [--out PREFIX]

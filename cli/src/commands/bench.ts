@@ -9,6 +9,7 @@
 import { ErrorCode } from '@dfs/protocol';
 import { join, resolve } from 'node:path';
 import { type BenchReport, machine, runAbBench, sessionSwitch, type WorkloadResult } from '@dfs/core/bench/ab';
+import { runProfileOverhead, type OverheadReport } from '@dfs/core/bench/profileOverhead';
 import { runVerifyBench } from '@dfs/core/bench/verifyLoop';
 import { standardWorkloads } from '@dfs/core/bench/workloads';
 import { DfsError } from '@dfs/core/errors';
@@ -61,8 +62,44 @@ function reportLines(label: string, r: BenchReport): string[] {
   ];
 }
 
+/** `dfs-ebpf bench profile [--rounds N] [--quick]`: JuiceFS throughput without and with a profile running. */
+async function benchProfile(p: Parsed, io: Io): Promise<number> {
+  const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
+  const session = await openSession(p, io);
+  try {
+    const local = session.target.localNode ? readLocalNode(session.target.localNode) : null;
+    if (!local) {
+      throw new DfsError(
+        ErrorCode.BadRequest,
+        `bench profile runs its workloads on the mount from this machine, so it needs a local test node; ${session.target.label} is remote`,
+      );
+    }
+    const r: OverheadReport = await runProfileOverhead(
+      session,
+      local.mountpoint,
+      rounds,
+      p.flags.has('quick'),
+      stderrProgress(io),
+    );
+    if (io.json) printJson({ machine: machine(), ...r });
+    else
+      printLines([
+        `profiler overhead on ${session.target.label}: ${r.runs} interleaved rounds (no profile, profile with stacks; order rotating), medians`,
+        ...r.workloads.map(
+          (w) =>
+            `  ${w.name.padEnd(18)} off ${w.off.toFixed(1).padStart(8)} ${w.unit}  on ${w.on.toFixed(1).padStart(8)}  overhead ${(w.overhead * 100).toFixed(1)}%  (paired on/off ${w.paired.median.toFixed(3)}, ${w.paired.min.toFixed(3)}–${w.paired.max.toFixed(3)})`,
+        ),
+        `  the profile programs ran ${r.bpf_run_cnt} times for ${(r.bpf_run_time_ns / 1e6).toFixed(1)} ms in all "on" runs`,
+      ]);
+    return 0;
+  } finally {
+    session.close();
+  }
+}
+
 export async function benchCommand(p: Parsed, io: Io): Promise<number> {
   if (p.positionals[1] === 'verify') return benchVerify(p, io);
+  if (p.positionals[1] === 'profile') return benchProfile(p, io);
   const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
   const session = await openSession(p, io);
   const cleanups: (() => Promise<void>)[] = [];

@@ -172,7 +172,9 @@ export function readStacks(
     if (v.count === 0) continue;
     const kips = trace(k.kstack);
     const uips = trace(k.ustack);
-    const user = ctx.symbolizer.user(ctx.daemonPid, callSites(uips));
+    // Go inlines: a PC in an inlined body names the inlined function; the functions it was
+    // inlined into follow it (leaf first), so that no logical frame is missing from the stack.
+    const user = ctx.symbolizer.user(ctx.daemonPid, callSites(uips)).flatMap((f) => [f, ...(f.inlinedInto ?? [])]);
     const named = ctx.symbolizer.kernel(callSites(kips));
     let skip = 0;
     while (skip < named.length && machinery.test(named[skip]?.name ?? '')) skip++;
