@@ -84,10 +84,10 @@ async function benchProfile(p: Parsed, io: Io): Promise<number> {
     if (io.json) printJson({ machine: machine(), ...r });
     else
       printLines([
-        `profiler overhead on ${session.target.label}: ${r.runs} interleaved rounds (no profile, profile with stacks; order rotating), medians`,
+        `profiler overhead on ${session.target.label}: ${r.runs} interleaved rounds (no profile, latency-only profile, profile with stacks; order rotating), medians`,
         ...r.workloads.map(
           (w) =>
-            `  ${w.name.padEnd(18)} off ${w.off.toFixed(1).padStart(8)} ${w.unit}  on ${w.on.toFixed(1).padStart(8)}  overhead ${(w.overhead * 100).toFixed(1)}%  (paired on/off ${w.paired.median.toFixed(3)}, ${w.paired.min.toFixed(3)}–${w.paired.max.toFixed(3)})`,
+            `  ${w.name.padEnd(18)} off ${w.off.toFixed(1).padStart(8)} ${w.unit}  latency only ${w.latency.toFixed(1).padStart(8)} (${(w.latency_overhead * 100).toFixed(1)}%, paired ${w.paired_latency.median.toFixed(3)})  with stacks ${w.on.toFixed(1).padStart(8)} (${(w.overhead * 100).toFixed(1)}%, paired ${w.paired.median.toFixed(3)}, ${w.paired.min.toFixed(3)}–${w.paired.max.toFixed(3)})`,
         ),
         `  the profile programs ran ${r.bpf_run_cnt} times for ${(r.bpf_run_time_ns / 1e6).toFixed(1)} ms in all "on" runs`,
       ]);

@@ -3,7 +3,8 @@
  * test node's mount with no profile and with a profile running (stacks on), interleaved, the
  * order rotating each round, medians and per-round paired ratios. Workloads: sequential write
  * and read of one file with O_DIRECT (every byte through FUSE, not the page cache), and bench's
- * metadata burst (create, stat, rename, unlink, 16 in flight). The profile is started before
+ * metadata burst (create, stat, rename, unlink, 16 in flight); three modes: no profile, a
+ * latency-only profile (no stacks) and the full one. The profile is started before
  * and stopped after the timed part, so only its cost while the workload runs is measured.
  * Prints figures; asserts nothing.
  */
@@ -17,8 +18,9 @@ import { exec } from '../util/exec';
 import { median, round3, rotation } from './stats';
 import { juicefsMetadata } from './workloads';
 
-type Mode = 'off' | 'on';
-const MODES: readonly Mode[] = ['off', 'on'];
+/** No profile; a profile of latencies only (stacks: false); the full profile with stacks. */
+type Mode = 'off' | 'latency' | 'on';
+const MODES: readonly Mode[] = ['off', 'latency', 'on'];
 
 interface OverheadWorkload {
   name: string;
@@ -30,12 +32,17 @@ export interface OverheadResult {
   name: string;
   unit: string;
   off: number;
+  /** With a latency-only profile (no stacks). */
+  latency: number;
   on: number;
-  /** 1 − on/off of the medians: the share of throughput the profiler takes. */
+  /** 1 − on/off of the medians: the share of throughput the full profiler takes. */
   overhead: number;
-  /** on/off within each round. */
+  /** 1 − latency/off: the same without stacks. */
+  latency_overhead: number;
+  /** on/off and latency/off within each round. */
   paired: { median: number; min: number; max: number };
-  rounds: { round: number; order: Mode[]; off: number; on: number }[];
+  paired_latency: { median: number; min: number; max: number };
+  rounds: { round: number; order: Mode[]; off: number; latency: number; on: number }[];
 }
 
 export interface OverheadReport {
@@ -101,6 +108,7 @@ export async function runProfileOverhead(
           const profile = await profileNode(session, {
             mountpoint,
             durationS: 600,
+            stacks: mode === 'on',
             during: async () => {
               value = await a.w.run();
             },
@@ -109,9 +117,15 @@ export async function runProfileOverhead(
             runTime += c.run_time_ns;
             runCnt += c.run_cnt;
           }
-          got.on = value;
+          got[mode] = value;
         }
-        a.rounds.push({ round: r, order, off: round3(got.off ?? NaN), on: round3(got.on ?? NaN) });
+        a.rounds.push({
+          round: r,
+          order,
+          off: round3(got.off ?? NaN),
+          latency: round3(got.latency ?? NaN),
+          on: round3(got.on ?? NaN),
+        });
       }
     }
   } finally {
@@ -123,19 +137,23 @@ export async function runProfileOverhead(
     bpf_run_cnt: runCnt,
     workloads: acc.map(({ w, rounds: rs }) => {
       const off = median(rs.map((x) => x.off));
+      const latency = median(rs.map((x) => x.latency));
       const on = median(rs.map((x) => x.on));
-      const ratios = rs.map((x) => x.on / x.off);
+      const spread = (xs: number[]): { median: number; min: number; max: number } => ({
+        median: round3(median(xs)),
+        min: round3(Math.min(...xs)),
+        max: round3(Math.max(...xs)),
+      });
       return {
         name: w.name,
         unit: w.unit,
         off: round3(off),
+        latency: round3(latency),
         on: round3(on),
         overhead: round3(1 - on / off),
-        paired: {
-          median: round3(median(ratios)),
-          min: round3(Math.min(...ratios)),
-          max: round3(Math.max(...ratios)),
-        },
+        latency_overhead: round3(1 - latency / off),
+        paired: spread(rs.map((x) => x.on / x.off)),
+        paired_latency: spread(rs.map((x) => x.latency / x.off)),
         rounds: rs,
       };
     }),
