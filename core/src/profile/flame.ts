@@ -240,8 +240,9 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
   const keys = new Int32Array(m);
   const bucketOf = new Int32Array(names.length).fill(-1);
 
-  // Nodes, grown as they are made.
-  let cap = 1024;
+  // Nodes, grown as they are made; sized for about five new nodes per stack (I/O-path profiles
+  // make 4–5), so growing (a copy of every array) is rare.
+  let cap = Math.max(1024, Math.min(stackFrames.length + 1, m * 5 + 1024));
   let frame = new Int32Array(cap);
   let depth = new Int32Array(cap);
   let parent = new Int32Array(cap);
@@ -456,7 +457,8 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
     const p = parent[i]!;
     if (end[i]! > end[p]!) end[p] = end[i]!;
   }
-  const cut = <T extends Int32Array | Float64Array>(arr: T, n: number): T => arr.slice(0, n) as T;
+  // Views, not copies: the spare capacity is not worth a second copy of every array.
+  const cut = <T extends Int32Array | Float64Array>(arr: T, n: number): T => arr.subarray(0, n) as T;
   return {
     names,
     size,
