@@ -273,10 +273,8 @@ export class FlameView {
       ctx.lineWidth = lw;
       ctx.strokeRect(r.x + lw / 2, r.y + lw / 2, Math.max(1, r.w - lw - 1), ROW - 1 - lw);
     };
-    const focus = getComputedStyle(document.body).getPropertyValue('--vscode-focusBorder').trim() || '#0078d4';
-    const fg = getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim() || '#ccc';
-    if (this.hovered >= 0 && this.hovered !== this.selected) stroke(this.hovered, fg, 1);
-    if (this.selected >= 0) stroke(this.selected, focus, 2);
+    if (this.hovered >= 0 && this.hovered !== this.selected) stroke(this.hovered, this.palette.hover, 1);
+    if (this.selected >= 0) stroke(this.selected, this.palette.focus, 2);
   }
 
   /** The node under CSS point (mx, my), or -1. */
