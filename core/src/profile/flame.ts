@@ -199,6 +199,8 @@ export interface FlameTree {
   x: Float64Array;
   maxDepth: number;
   order: ChildOrder;
+  /** False when built with minShare and some nodes were left unexpanded. */
+  complete: boolean;
 }
 
 export const ROOT_NAME = 'all';
@@ -212,6 +214,12 @@ export interface BuildOptions {
   order?: ChildOrder;
   /** Bit mask of kinds to include (1 << KIND_CODE[kind]); default all. */
   kinds?: number;
+  /**
+   * Do not make the children of nodes lighter than this share of the root (e.g. half a pixel
+   * of the widest view): a first picture, drawn exactly the same, for a fraction of the work.
+   * The tree says `complete: false`; those nodes' self and children are then missing.
+   */
+  minShare?: number;
 }
 
 /** Growable typed arrays (node arrays, the work stack, child descriptors). */
@@ -296,6 +304,13 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
   const cmp = order === 'weight' ? byWeight : byName;
   const keyOf = (s: number, dep: number): number => stackFrames[offsets[s]! + dep]!;
 
+  let minWeight = 0;
+  if (options.minShare) {
+    let all = 0;
+    for (let i = 0; i < m; i++) all += weights[members[i]!]!;
+    minWeight = all * options.minShare;
+  }
+  let complete = true;
   push(0, m, 0, -1, -1, 0);
   while (top > 0) {
     top--;
@@ -353,6 +368,10 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
     kindTotal[id * KIND_COUNT + 2] = k2;
     if (altSum) altSum[id] = a;
     if (w === s1) continue;
+    if (tot < minWeight) {
+      complete = false;
+      continue;
+    }
     // Group the others by their next frame: insertion sort for a few, counting sort for more.
     let nc = 0;
     const addChild = (key: number, from: number, to: number, weight: number): void => {
@@ -474,6 +493,7 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
     x: cut(x, size),
     maxDepth,
     order,
+    complete,
   };
 }
 

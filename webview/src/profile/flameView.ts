@@ -32,6 +32,8 @@ export interface FlameViewOptions {
   onZoom?(i: number): void;
   onOpen?(i: number): void;
   onSandwich?(i: number): void;
+  /** Called before a click or key acts on the tree (the panel may swap in a fuller tree). */
+  beforeInput?(): void;
   tooltip: HTMLElement;
 }
 
@@ -345,6 +347,7 @@ export class FlameView {
   }
 
   private click(e: MouseEvent): void {
+    this.options.beforeInput?.();
     const [mx, my] = this.point(e);
     const i = this.hitTest(mx, my);
     if (i < 0) return;
@@ -360,6 +363,7 @@ export class FlameView {
   }
 
   private key(e: KeyboardEvent): void {
+    this.options.beforeInput?.();
     const t = this.tree;
     if (!t) return;
     const sel = this.selected >= 0 ? this.selected : this.zoom;
