@@ -5,8 +5,10 @@
 // order alternating every round, each load in a fresh page:
 //   ours        the `load` message received → the frame after the first draw (User Timing
 //               `profile:load`, requestAnimationFrame after the last draw), through the
-//               stand-in host of test/harness/profileViewer.ts; also its phases and the time
-//               from window.postMessage (structured clone included)
+//               stand-in host of test/harness/profileViewer.ts; also its phases, the time
+//               from window.postMessage (structured clone included), and the full tree that
+//               the viewer builds after that paint (`profile:tree-full`; the first picture's
+//               tree leaves out what is under half a pixel)
 //   speedscope  its release app from node_modules (#view=left-heavy), the exported speedscope
 //               JSON dropped as an in-memory File (as in shared/reference/flame-render-anchor.md):
 //               drop dispatched → the animation frame after its last WebGL draw (all draw calls
@@ -120,6 +122,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ours: number[];
       oursPost: number[];
       tree: number[];
+      treeFull: number[];
       draw: number[];
       decode: number[];
       speedscope: number[];
@@ -139,7 +142,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ),
     );
     urls.set(n, { msg: server.put(`msg-${n}`, bytes), ss: server.put(`ss-${n}.json`, ss) });
-    results[n] = { ours: [], oursPost: [], tree: [], draw: [], decode: [], speedscope: [], zoom: [] };
+    results[n] = { ours: [], oursPost: [], tree: [], treeFull: [], draw: [], decode: [], speedscope: [], zoom: [] };
     console.log(
       `${n} stacks: generated in ${Date.now() - t0} ms; message ${(bytes.byteLength / 1e6).toFixed(1)} MB, speedscope JSON ${(ss.length / 1e6).toFixed(1)} MB`,
     );
@@ -156,6 +159,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
           res.ours.push(t.load);
           res.oursPost.push(t.fromPost);
           res.tree.push(t.tree);
+          res.treeFull.push(t.treeFull);
           res.draw.push(t.draw);
           res.decode.push(t.decode);
           for (const [fx, row] of [
@@ -170,7 +174,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
         }
       }
       console.log(
-        `round ${r + 1} ${n}: ours ${res.ours.at(-1)!.toFixed(1)} ms (tree ${res.tree.at(-1)!.toFixed(1)}, draw ${res.draw.at(-1)!.toFixed(1)}), zoom ${res.zoom
+        `round ${r + 1} ${n}: ours ${res.ours.at(-1)!.toFixed(1)} ms (tree ${res.tree.at(-1)!.toFixed(1)}, full tree ${res.treeFull.at(-1)!.toFixed(1)}, draw ${res.draw.at(-1)!.toFixed(1)}), zoom ${res.zoom
           .slice(-3)
           .map((z) => z.toFixed(1))
           .join('/')} ms` + (withSpeedscope ? `, speedscope ${res.speedscope.at(-1)!.toFixed(0)} ms` : ''),
@@ -183,7 +187,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
     const res = results[n]!;
     const ratio = withSpeedscope ? median(res.speedscope) / median(res.ours) : Number.NaN;
     console.log(
-      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, tree ${fmt(res.tree)}, draw ${fmt(res.draw)}]` +
+      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, first tree ${fmt(res.tree)}, draw ${fmt(res.draw)}; full tree after the paint ${fmt(res.treeFull)}]` +
         `  zoom ${fmt(res.zoom)}` +
         (withSpeedscope ? `  speedscope ${fmt(res.speedscope)}  speedscope/ours ${ratio.toFixed(1)}x` : ''),
     );
@@ -191,6 +195,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ours_ms: median(res.ours),
       ours_from_post_ms: median(res.oursPost),
       tree_ms: median(res.tree),
+      full_tree_ms: median(res.treeFull),
       draw_ms: median(res.draw),
       zoom_ms: median(res.zoom),
       speedscope_ms: withSpeedscope ? median(res.speedscope) : null,

@@ -216,7 +216,7 @@ export async function openViewer(page: Page, server: ViewerServer, theme?: 'ligh
 export async function loadInViewer(
   page: Page,
   dataUrl: string,
-): Promise<{ load: number; decode: number; tree: number; draw: number; fromPost: number }> {
+): Promise<{ load: number; decode: number; tree: number; draw: number; fromPost: number; treeFull: number }> {
   return page.evaluate(async (url) => {
     const w = globalThis as unknown as {
       __loadHostMessage(u: string): Promise<unknown>;
@@ -224,12 +224,19 @@ export async function loadInViewer(
     };
     const msg = await w.__loadHostMessage(url);
     const before = performance.getEntriesByName('profile:load').length;
+    const fullBefore = performance.getEntriesByName('profile:tree-full').length;
     const posted = performance.now();
     w.postMessage(msg, '*');
     for (;;) {
       await new Promise((r) => setTimeout(r, 5));
       if (performance.getEntriesByName('profile:load').length > before) break;
     }
+    // The full tree, built after the first paint (absent when the first tree was complete).
+    for (let waited = 0; waited < 5000; waited += 10) {
+      if (performance.getEntriesByName('profile:tree-full').length > fullBefore) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const full = performance.getEntriesByName('profile:tree-full');
     const last = (name: string): { startTime: number; duration: number } => performance.getEntriesByName(name).at(-1)!;
     const load = last('profile:load');
     return {
@@ -238,6 +245,7 @@ export async function loadInViewer(
       tree: last('profile:tree').duration,
       draw: last('profile:draw').duration,
       fromPost: load.startTime + load.duration - posted,
+      treeFull: full.length > fullBefore ? full.at(-1)!.duration : 0,
     };
   }, dataUrl);
 }

@@ -112,6 +112,25 @@ test('FlameData round trips through the wire form and its checks refuse damage',
   assert.throws(() => flameFromWire(neg), /malformed/);
 });
 
+test('a first-picture tree (minShare) has exactly the nodes wide enough to draw', () => {
+  const d = stacksToFlame(syntheticProfile({ stacks: 3000, seed: 4 }).stacks);
+  const full = buildTree(d);
+  const share = 0.5 / 1400;
+  const first = buildTree(d, { minShare: share });
+  assert.equal(full.complete, true);
+  assert.equal(first.complete, false);
+  assert.ok(first.size < full.size);
+  // Preorder rows (name, depth, x, total) of nodes at least `share` of the root wide.
+  const rows = (t: FlameTree): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < t.size; i++) {
+      if (t.total[i]! >= t.total[0]! * share) out.push(`${nodeName(t, i)} ${t.depth[i]} ${t.x[i]} ${t.total[i]}`);
+    }
+    return out;
+  };
+  assert.deepEqual(rows(first), rows(full));
+});
+
 test('100,000 stacks build a tree (time printed, not asserted)', () => {
   const p = syntheticProfile({ stacks: 100_000, seed: 7 });
   const d = stacksToFlame(p.stacks);

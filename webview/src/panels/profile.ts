@@ -124,6 +124,7 @@ class ProfileViewer {
         onSelect: (i) => this.say(this.describe(this.tree, i).join(', ')),
         onOpen: (i) => this.openSource(this.tree, i),
         onSandwich: (i) => this.showSandwich(this.tree, i),
+        beforeInput: () => this.completeTree(),
       },
       this.palette,
     );
@@ -187,6 +188,16 @@ class ProfileViewer {
       this.tabs.set(tab, b);
       tablist.append(b);
     }
+    // Arrow keys move between tabs (only the selected tab is in the Tab order).
+    tablist.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      const enabled = tabNames.map(([t]) => t).filter((t) => !this.tabs.get(t)!.disabled);
+      const at = enabled.indexOf(this.tab);
+      const next = enabled[(at + (e.key === 'ArrowRight' ? 1 : enabled.length - 1)) % enabled.length]!;
+      e.preventDefault();
+      this.show(next);
+      this.tabs.get(next)!.focus();
+    });
     for (const [value, label] of [
       ['weight', 'Left heavy'],
       ['name', 'By name'],
@@ -363,7 +374,11 @@ class ProfileViewer {
     this.sandwichTrees = null;
     this.liveHistograms = null;
     this.live.hidden = true;
-    this.tree = buildTree(this.profile.data, { order: this.order, kinds: this.kinds });
+    // First picture: the tree without the children of frames narrower than half a pixel of
+    // the whole width (never drawn); the full tree follows right after the paint, or at once
+    // when the user acts first (completeTree).
+    const width = Math.max(200, this.flame.element.clientWidth || window.innerWidth);
+    this.tree = buildTree(this.profile.data, { order: this.order, kinds: this.kinds, minShare: 0.5 / width });
     const t2 = performance.now();
     performance.measure('profile:tree', { start: t1, end: t2 });
     this.flame.setTree(this.tree, kindColours(this.tree));
@@ -372,7 +387,22 @@ class ProfileViewer {
     this.sandwichTitle.textContent =
       'Select a frame in the flame graph, then press S (or choose Sandwich) to see its callers and callees.';
     this.show(this.tab === 'diff' && !this.base ? 'flame' : this.tab);
-    requestAnimationFrame(() => performance.measure('profile:load', { start: t0 }));
+    requestAnimationFrame(() => {
+      performance.measure('profile:load', { start: t0 });
+      // After this frame is painted.
+      setTimeout(() => this.completeTree(), 0);
+    });
+  }
+
+  /** Replaces a first-picture tree by the full one (before any interaction needs it). */
+  private completeTree(): void {
+    if (!this.profile || !this.tree || this.tree.complete) return;
+    const t0 = performance.now();
+    this.tree = buildTree(this.profile.data, { order: this.order, kinds: this.kinds });
+    this.flame.setTree(this.tree, kindColours(this.tree));
+    performance.measure('profile:tree-full', { start: t0 });
+    if (this.searchBox.value.trim()) this.search();
+    this.updateCrumbs();
   }
 
   private rebuild(): void {
@@ -531,6 +561,7 @@ class ProfileViewer {
   }
 
   private search(): void {
+    this.completeTree();
     const view = this.activeView();
     const t = this.activeTree();
     const q = this.searchBox.value.trim();

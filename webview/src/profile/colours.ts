@@ -28,6 +28,9 @@ export interface Palette {
   fills: string[];
   /** Text drawn on a frame. */
   text: string;
+  /** Outline of the selected frame, of the hovered one (theme colours, read once). */
+  focus: string;
+  hover: string;
   dark: boolean;
 }
 
@@ -54,7 +57,13 @@ export function makePalette(): Palette {
     const light = dark ? Math.round(40 - t * 2) : Math.round(80 - t * 16);
     fills.push(`hsl(${hue} ${sat}% ${light}%)`);
   }
-  return { fills, text: dark ? '#f3f3f3' : '#1b1b1b', dark };
+  return {
+    fills,
+    text: dark ? '#f3f3f3' : '#1b1b1b',
+    focus: cssVar('--vscode-focusBorder', '#0078d4'),
+    hover: cssVar('--vscode-foreground', dark ? '#cccccc' : '#333333'),
+    dark,
+  };
 }
 
 /** A stable small hash of a frame name (FNV-1a), for its shade. */

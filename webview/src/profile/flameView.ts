@@ -32,6 +32,8 @@ export interface FlameViewOptions {
   onZoom?(i: number): void;
   onOpen?(i: number): void;
   onSandwich?(i: number): void;
+  /** Called before a click or key acts on the tree (the panel may swap in a fuller tree). */
+  beforeInput?(): void;
   tooltip: HTMLElement;
 }
 
@@ -273,10 +275,8 @@ export class FlameView {
       ctx.lineWidth = lw;
       ctx.strokeRect(r.x + lw / 2, r.y + lw / 2, Math.max(1, r.w - lw - 1), ROW - 1 - lw);
     };
-    const focus = getComputedStyle(document.body).getPropertyValue('--vscode-focusBorder').trim() || '#0078d4';
-    const fg = getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim() || '#ccc';
-    if (this.hovered >= 0 && this.hovered !== this.selected) stroke(this.hovered, fg, 1);
-    if (this.selected >= 0) stroke(this.selected, focus, 2);
+    if (this.hovered >= 0 && this.hovered !== this.selected) stroke(this.hovered, this.palette.hover, 1);
+    if (this.selected >= 0) stroke(this.selected, this.palette.focus, 2);
   }
 
   /** The node under CSS point (mx, my), or -1. */
@@ -347,6 +347,7 @@ export class FlameView {
   }
 
   private click(e: MouseEvent): void {
+    this.options.beforeInput?.();
     const [mx, my] = this.point(e);
     const i = this.hitTest(mx, my);
     if (i < 0) return;
@@ -362,6 +363,7 @@ export class FlameView {
   }
 
   private key(e: KeyboardEvent): void {
+    this.options.beforeInput?.();
     const t = this.tree;
     if (!t) return;
     const sel = this.selected >= 0 ? this.selected : this.zoom;
