@@ -16,6 +16,7 @@
 import {
   STACK_KIND_CODES,
   type LatencyHistogram,
+  type OffOnFigures,
   type ProfileExportFormat,
   type ProfilePanelProfile,
   type ProfilePanelRequest,
@@ -89,6 +90,7 @@ class ProfileViewer {
   private readonly searchBox = el('input');
   private readonly searchInfo = el('span', '', 'search-info');
   private readonly meta = el('div', '', 'meta');
+  private readonly figures = el('div', '', 'figures');
   private readonly live = el('div', '', 'live');
   private readonly errorBar = el('div', '', 'error-bar');
   private readonly crumbs = el('nav', undefined, 'crumbs');
@@ -171,6 +173,7 @@ class ProfileViewer {
   // Layout
 
   private layout(): void {
+    this.figures.hidden = true;
     const bar = el('header', undefined, 'toolbar');
     const tablist = el('div', undefined, 'tabs');
     tablist.setAttribute('role', 'tablist');
@@ -304,7 +307,17 @@ class ProfileViewer {
     // The breadcrumb row also holds the search result, so the toolbar never reflows on a search.
     const crumbRow = el('div', undefined, 'crumb-row');
     crumbRow.append(this.crumbs, this.searchInfo);
-    this.app.replaceChildren(bar, this.meta, this.live, this.errorBar, crumbRow, views, this.tooltip, this.announce);
+    this.app.replaceChildren(
+      bar,
+      this.meta,
+      this.figures,
+      this.live,
+      this.errorBar,
+      crumbRow,
+      views,
+      this.tooltip,
+      this.announce,
+    );
     this.live.hidden = true;
     this.meta.append(el('span', 'Waiting for a profile…', 'placeholder'));
     document.addEventListener('keydown', (e) => {
@@ -350,8 +363,10 @@ class ProfileViewer {
   private receive(m: ProfilePanelUpdate): void {
     const t0 = performance.now();
     try {
-      if (m.type === 'load') this.load(m.profile, m.base ?? null, t0);
-      else if (m.type === 'live') this.showLive(m);
+      if (m.type === 'load') {
+        this.showFigures(m.figures ?? null);
+        this.load(m.profile, m.base ?? null, t0);
+      } else if (m.type === 'live') this.showLive(m);
       else if (m.type === 'error') this.fail(m.message);
     } catch (err) {
       this.fail(err instanceof Error ? err.message : String(err));
@@ -412,6 +427,23 @@ class ProfileViewer {
     this.diffT = null;
     if (this.sandwichFrame) this.buildSandwich(this.sandwichFrame);
     this.show(this.tab);
+  }
+
+  /** "Profile bypass off vs on": the workload's own figures above the views. */
+  private showFigures(f: OffOnFigures | null): void {
+    this.figures.hidden = f === null;
+    if (!f) return;
+    const v = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: 1 });
+    const better = f.ratio >= 1;
+    this.figures.replaceChildren(
+      el('strong', f.workload),
+      el('span', ` (${f.description}): `),
+      el('span', `bypass off ${v(f.off.value)} ${f.unit} in ${f.off.seconds.toFixed(2)} s`, 'side-off'),
+      el('span', ' → '),
+      el('span', `on ${v(f.on.value)} ${f.unit} in ${f.on.seconds.toFixed(2)} s`, 'side-on'),
+      el('span', ` = ${f.ratio.toFixed(2)}x ${better ? 'faster' : 'slower'}`, better ? 'ratio-better' : 'ratio-worse'),
+      el('span', `, ${f.redirected_msgs.toLocaleString('en-US')} messages redirected`),
+    );
   }
 
   private showMeta(): void {
