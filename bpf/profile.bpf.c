@@ -119,9 +119,14 @@ struct {
 	__type(value, struct thread);
 } prof_threads SEC(".maps");
 
+/*
+ * Stack ids hash into max_entries buckets and a taken bucket refuses another stack (-EEXIST,
+ * counted as a stack drop; BPF_F_REUSE_STACKID would overwrite stacks prof_stacks still names):
+ * 16,384 buckets (16 MiB) keep the collisions of a few thousand distinct stacks rare.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 16384);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
 } prof_stackmap SEC(".maps");
