@@ -71,6 +71,8 @@ const METHODS = [
   'bypass/attach',
   'bypass/detach',
   'bypass/status',
+  'profile/start',
+  'profile/stop',
 ];
 
 /** Bytes of large strings and arrays an input may still hold (reset per input): keeps inputs bounded. */
@@ -155,6 +157,11 @@ function validParams(method: string, r: Rng): unknown {
       if (obj[0] === 0x7f) obj[0] = 0;
       return { object: obj.toString('base64'), objectName: 'x.bpf.o', logLevel: r.chance(0.5) ? 1 : 2 };
     }
+    case 'profile/start':
+      // A mount that does not exist: the request is checked all the way, nothing is loaded.
+      return { mountpoint: '/mnt/x', stacks: true, slowRequestUs: 1000, updateIntervalMs: 1000, maxDurationS: 5 };
+    case 'profile/stop':
+      return { profileId: randomString(r) };
     case 'agent/update':
       return {
         version: '9.9.9',

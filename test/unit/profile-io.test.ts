@@ -6,14 +6,12 @@
 // produce the importer's typed error, and quickly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ProfileStack } from '../../protocol/src';
 import { FoldedImportError, fromFolded, toFolded } from '../../core/src/profile/folded';
 import { fromSpeedscope, SpeedscopeImportError, toSpeedscope } from '../../core/src/profile/speedscope';
 import { parseProfile, ProfileValidationError, validateProfile } from '../../core/src/profile/validate';
 import { prng, syntheticProfile } from '../support/syntheticProfile';
-import { repoRoot } from '../support/repo';
+import { speedscopeValidator } from '../support/speedscopeSchema';
 
 const total = (s: readonly ProfileStack[]): number => s.reduce((a, x) => a + x.total_ns, 0);
 const key = (s: ProfileStack): string => `${s.kind} ${s.frames.join(';')} ${s.total_ns}`;
@@ -63,12 +61,7 @@ test('folded: malformed lines are typed errors with line numbers', () => {
 
 test('speedscope: export validates against the shipped schema and re-imports with equal totals', async () => {
   const file = toSpeedscope(profile.stacks, { name: 'dfsnode0', sources: profile.sources, exporter: 'dfs-ebpf test' });
-  const schemaPath = join(repoRoot(), 'node_modules/speedscope/dist/release/file-format-schema.json');
-  const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as object;
-  // ajv 6 (already in node_modules through eslint) speaks the schema's draft-07.
-  const { default: Ajv } = (await import('ajv')) as unknown as { default: new (o: object) => AjvLike };
-  const ajv = new Ajv({ allErrors: true });
-  const validate = ajv.compile({ ...schema, $ref: '#/definitions/FileFormat.File' });
+  const validate = await speedscopeValidator();
   const ok = validate(JSON.parse(JSON.stringify(file)));
   assert.ok(ok, JSON.stringify(validate.errors?.slice(0, 3)));
   assert.equal(validate({ ...file, $schema: 'x' }), false, 'the check is not vacuous');
@@ -81,10 +74,6 @@ test('speedscope: export validates against the shipped schema and re-imports wit
   assert.deepEqual(back.stacks.map(key).sort(), profile.stacks.map(key).sort());
   assert.deepEqual(back.sources, Object.assign(Object.create(null) as object, profile.sources));
 });
-
-interface AjvLike {
-  compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown[] | null };
-}
 
 test('speedscope: evented profiles and units', () => {
   const doc = {

@@ -12,6 +12,7 @@ import type { Profile } from '@dfs/protocol';
 import { formatUs } from '@dfs/core/profile/histogram';
 import { profileBypassOffOn, profileNode } from '@dfs/core/profile/onNode';
 import { BUILTIN_WORKLOADS, commandWorkload, type WorkloadSpec } from '@dfs/core/profile/workloads';
+import { chooseMount } from '../bypass/mount';
 import type { Ctx } from '../ctx';
 import { readSettings } from '../settings';
 import { pickProfileFile, readProfileUri, type ProfileViewer } from '../webview/profilePanel';
@@ -41,6 +42,9 @@ export function profileNodeCommand(ctx: Ctx, viewer: ProfileViewer): (durationS?
     try {
       const settings = readSettings();
       const session = await ctx.ensureConnected();
+      // The same mount the bypass is for (setting, remembered pick, or a quick pick).
+      const mountpoint = await chooseMount(ctx.extension, session);
+      if (mountpoint === null) return;
       const durationS = durationArg ?? (await pickDuration(settings['profile.durationSeconds']));
       if (durationS === undefined) return;
       const profile = await vscode.window.withProgress(
@@ -55,6 +59,7 @@ export function profileNodeCommand(ctx: Ctx, viewer: ProfileViewer): (durationS?
           let last = 0;
           return profileNode(session, {
             durationS,
+            mountpoint,
             slowRequestUs: settings['profile.slowRequestUs'],
             signal: ac.signal,
             onStarted: (s) =>
@@ -129,6 +134,8 @@ export function profileOffOnCommand(
     try {
       const settings = readSettings();
       const session = await ctx.ensureConnected();
+      const mountpoint = await chooseMount(ctx.extension, session);
+      if (mountpoint === null) return;
       const workload =
         commandArg !== undefined
           ? commandWorkload(commandArg)
@@ -152,7 +159,7 @@ export function profileOffOnCommand(
           return profileBypassOffOn(session, workload, {
             maxDurationS: 600,
             slowRequestUs: settings['profile.slowRequestUs'],
-            mountpoint: settings['bypass.mount'] || undefined,
+            mountpoint,
             signal: ac.signal,
             progress: (what) => progress.report({ message: what }),
           });
