@@ -5,7 +5,7 @@
 
 import type { BypassStatus } from './messages';
 import type { ProgramVerdict, SourceLocation } from './verify';
-import type { LatencyHistogram, ProfileConfig, ProfileDrops, ProgramCost } from './profile';
+import type { LatencyHistogram, ProfileConfig, ProfileDrops, ProfileUpdate, ProgramCost } from './profile';
 
 /** Extension → bypass panel. */
 export type BypassPanelUpdate = {
@@ -178,18 +178,8 @@ export type ProfilePanelUpdate =
       /** "Profile bypass off vs on": the workload's own figures, shown beside the views. */
       figures?: OffOnFigures;
     }
-  | {
-      /** While a profile runs: its cumulative histograms so far (ProfileUpdate). */
-      type: 'live';
-      elapsed_s: number;
-      histograms: LatencyHistogram[];
-      drops: ProfileDrops;
-      cost: ProgramCost[];
-      /** Distinct stacks captured so far. */
-      stacks: number;
-      /** Set when the agent ended the profile by itself, saying why. */
-      ended?: string;
-    }
+  /** While a profile runs: its cumulative histograms so far (the agent's ProfileUpdate). */
+  | ({ type: 'live' } & Omit<ProfileUpdate, 'profileId'>)
   | {
       /** A command started from the panel failed (an import that did not parse, …). */
       type: 'error';

@@ -16,7 +16,7 @@ import { BypassAttachRequest, BypassDetachRequest, ErrorCode } from '@dfs/protoc
 import type { NodeSession } from '../agent/session';
 import { DfsError } from '../errors';
 import type { Logger, Progress } from '../log';
-import { betterBy, median, rotation, round3 } from './stats';
+import { betterBy, median, rotation, round3, spread } from './stats';
 import type { Sample } from './workloads';
 
 export type Mode = 'off' | 'on' | 'limit';
@@ -133,11 +133,6 @@ export function summarize(
     ratio: betterBy(w.unit, r.samples.on.value, r.samples.off.value),
     of_limit: betterBy(w.unit, r.samples.on.value, r.samples.limit.value),
   }));
-  const spread = (xs: number[]): { median: number; min: number; max: number } => ({
-    median: round3(median(xs)),
-    min: round3(Math.min(...xs)),
-    max: round3(Math.max(...xs)),
-  });
   return {
     name: w.name,
     unit: w.unit,

@@ -15,7 +15,7 @@ import type { NodeSession } from '../agent/session';
 import type { Progress } from '../log';
 import { profileNode } from '../profile/onNode';
 import { exec } from '../util/exec';
-import { median, round3, rotation } from './stats';
+import { median, round3, rotation, spread } from './stats';
 import { juicefsMetadata } from './workloads';
 
 /** No profile; a profile of latencies only (stacks: false); the full profile with stacks. */
@@ -139,11 +139,6 @@ export async function runProfileOverhead(
       const off = median(rs.map((x) => x.off));
       const latency = median(rs.map((x) => x.latency));
       const on = median(rs.map((x) => x.on));
-      const spread = (xs: number[]): { median: number; min: number; max: number } => ({
-        median: round3(median(xs)),
-        min: round3(Math.min(...xs)),
-        max: round3(Math.max(...xs)),
-      });
       return {
         name: w.name,
         unit: w.unit,

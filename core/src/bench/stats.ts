@@ -20,6 +20,11 @@ export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
+/** Median, min and max of per-round values (e.g. paired ratios), rounded to 3 places. */
+export function spread(xs: readonly number[]): { median: number; min: number; max: number } {
+  return { median: round3(median(xs)), min: round3(Math.min(...xs)), max: round3(Math.max(...xs)) };
+}
+
 /** Units where a smaller value is better (times); everything else is a throughput. */
 const TIME_UNITS = new Set(['s', 'ms', 'us', 'ns']);
 

@@ -19,6 +19,7 @@ import {
   type ProfileUpdate,
 } from '@dfs/protocol';
 import { exportProfile, panelProfile, readProfileText } from '@dfs/core/profile/files';
+import { uriExists } from '../uris';
 import { PanelHost, singlePanel, type PanelHostDeps } from './panelHost';
 
 export interface ProfileView {
@@ -92,15 +93,8 @@ class ProfilePanel {
   /** A running profile's histograms so far (shown until its Profile arrives). */
   showLive(u: ProfileUpdate): void {
     this.view = undefined;
-    this.live = {
-      type: 'live',
-      elapsed_s: u.elapsed_s,
-      histograms: u.histograms,
-      drops: u.drops,
-      cost: u.cost,
-      stacks: u.stacks,
-      ...(u.ended !== undefined ? { ended: u.ended } : {}),
-    };
+    const { profileId: _id, ...live } = u;
+    this.live = { type: 'live', ...live };
     this.host.title = this.title();
     this.host.sendState();
   }
@@ -168,17 +162,8 @@ class ProfilePanel {
   }
 }
 
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function locate(file: string): Promise<vscode.Uri | undefined> {
-  if (file.startsWith('/') && (await exists(vscode.Uri.file(file)))) return vscode.Uri.file(file);
+  if (file.startsWith('/') && (await uriExists(vscode.Uri.file(file)))) return vscode.Uri.file(file);
   const base = file.slice(file.lastIndexOf('/') + 1);
   if (!base || !vscode.workspace.workspaceFolders) return undefined;
   const found = await vscode.workspace.findFiles(`**/${base}`, '**/node_modules/**', 200);

@@ -24,6 +24,7 @@ import {
 } from '@dfs/protocol';
 import { annotatedFile } from '@dfs/core/verifier/lines';
 import { looksRejected, parseProgramLog, type LineSources } from '@dfs/core/verifier/parse';
+import { uriExists } from '../uris';
 import { PanelHost, singlePanel } from './panelHost';
 
 /** What the panel takes from the extension (Ctx satisfies it). */
@@ -145,7 +146,7 @@ class VerifierLogPanel {
     if (!source || file.includes('/')) return undefined;
     if (basename(source) === file) return source;
     const beside = vscode.Uri.joinPath(source, '..', file);
-    return (await exists(beside)) ? beside : undefined;
+    return (await uriExists(beside)) ? beside : undefined;
   }
 }
 
@@ -188,15 +189,6 @@ export class VerifierLogExplorer implements vscode.Disposable {
   }
 }
 
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readVerifierLog(
   deps: VerifierLogDeps,
   logUri: vscode.Uri,
@@ -209,7 +201,7 @@ async function readVerifierLog(
   const annotated = annotatedFile(log);
   if (!uri && annotated) {
     const beside = vscode.Uri.joinPath(logUri, '..', annotated);
-    uri = (await exists(beside))
+    uri = (await uriExists(beside))
       ? beside
       : (await vscode.workspace.findFiles(`**/${annotated}`, '**/node_modules/**', 1))[0];
   }
