@@ -67,6 +67,11 @@ class ProfilePanel {
     );
   }
 
+  /** What the panel shows (undefined while a profile runs). */
+  get shown(): ProfileView | undefined {
+    return this.view;
+  }
+
   private title(): string {
     if (!this.view) return 'Profile (running)';
     return this.view.base ? `Profile: ${this.view.base.label} → ${this.view.label}` : `Profile: ${this.view.label}`;
@@ -205,9 +210,9 @@ export class ProfileViewer implements vscode.Disposable {
     open.showLive(u);
   }
 
-  /** The open panel's host (tests). */
-  get current(): PanelHost<ProfilePanelUpdate, ProfilePanelRequest> | undefined {
-    return this.panels.current()?.host;
+  /** What the open panel shows, if any (tests). */
+  get shown(): ProfileView | undefined {
+    return this.panels.current()?.shown;
   }
 
   dispose(): void {
