@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import {
   BypassAttachRequest,
   BypassStatusRequest,
+  ProfileStartRequest,
+  ProfileStopRequest,
   ErrorCode,
   InitializeRequest,
   PROTOCOL_VERSION,
@@ -92,6 +94,10 @@ test('garbage, bad fields and unknown methods get coded answers; the agent keeps
     // 4. A valid request that cannot be met here: a clear JuiceFS error, not a crash.
     const nf = await expectCode(client, BypassAttachRequest, {}, ErrorCode.JuiceFsNotFound);
     assert.match(nf.message, /no JuiceFS mount/);
+    // A profile of a node without JuiceFS: the same clear error, nothing loaded.
+    const pf = await expectCode(client, ProfileStartRequest, {}, ErrorCode.JuiceFsNotFound);
+    assert.match(pf.message, /no JuiceFS mount/);
+    await expectCode(client, ProfileStopRequest, { profileId: 'none' }, ErrorCode.NotFound);
     // ...and the agent still answers.
     const st = await client.request(BypassStatusRequest, {});
     assert.equal(st.attached, false);
