@@ -79,9 +79,12 @@ function stillThere(f: { progs: number[]; maps: number[] }): string[] {
 /**
  * Reads the mount's .accesslog while it is open: one line per operation the daemon served.
  * Its own reads are FUSE READs too, which JuiceFS does not log: `readsIn` counts them.
+ * JuiceFS buffers lines per reader (10,240) and answers a read when the buffer fills it or
+ * after 1 s, so the lines of an instant are all in once a read that began after it has
+ * returned: `stop(at)` waits for two chunks after `at` (bounded) before it lets go.
  */
 function accessLog(mountpoint: string): {
-  stop: () => Promise<string[]>;
+  stop: (at: number) => Promise<string[]>;
   readsIn: (from: number, to: number) => number;
 } {
   const stream = createReadStream(join(mountpoint, '.accesslog'), { highWaterMark: 1 << 16 });
@@ -94,9 +97,12 @@ function accessLog(mountpoint: string): {
   stream.on('error', () => undefined);
   return {
     readsIn: (from, to) => reads.filter((at) => at >= from && at <= to).length,
-    stop: async () => {
+    stop: async (at) => {
+      const deadline = Date.now() + 5000;
+      while (reads.filter((t) => t >= at).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       stream.destroy();
-      await new Promise((r) => setTimeout(r, 100));
       return text.split('\n').filter(Boolean);
     },
   };
@@ -200,7 +206,7 @@ test(
       await new Promise((r) => setTimeout(r, 500));
       stopAt = Date.now();
       profile = await session.request(ProfileStopRequest, { profileId: started.profileId });
-      lines = await log.stop();
+      lines = await log.stop(stopAt);
 
       await waitFor(
         () => stillThere(footprint).length === 0,
