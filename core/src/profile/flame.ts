@@ -302,7 +302,22 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
     return na < nb ? -1 : na > nb ? 1 : cTotal[b]! - cTotal[a]!;
   };
   const cmp = order === 'weight' ? byWeight : byName;
-  const keyOf = (s: number, dep: number): number => stackFrames[offsets[s]! + dep]!;
+  let nc = 0;
+  const addChild = (key: number, from: number, to: number, weight: number): void => {
+    if (nc === cKey.length) {
+      cKey = grown(cKey, nc + 1);
+      cStart = grown(cStart, nc + 1);
+      cEnd = grown(cEnd, nc + 1);
+      cTotal = grown(cTotal, nc + 1);
+      rank = grown(rank, nc + 1);
+    }
+    cKey[nc] = key;
+    cStart[nc] = from;
+    cEnd[nc] = to;
+    cTotal[nc] = weight;
+    rank[nc] = nc;
+    nc++;
+  };
 
   let minWeight = 0;
   if (options.minShare) {
@@ -354,10 +369,16 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
       else if (k === 1) k1 += wt;
       else k2 += wt;
       if (alt) a += alt[s]!;
-      if (offsets[s + 1]! - offsets[s]! === dep) {
+      const at = offsets[s]!;
+      if (offsets[s + 1]! - at === dep) {
         own += wt;
         members[i] = members[w]!;
+        keys[i] = keys[w]!;
         members[w++] = s;
+      } else {
+        // Each member's next frame is read once: reading it is the cache miss that costs
+        // most here.
+        keys[i] = stackFrames[at + dep]!;
       }
     }
     total[id] = tot;
@@ -373,25 +394,7 @@ export function buildTree(d: FlameData, options: BuildOptions = {}): FlameTree {
       continue;
     }
     // Group the others by their next frame: insertion sort for a few, counting sort for more.
-    let nc = 0;
-    const addChild = (key: number, from: number, to: number, weight: number): void => {
-      if (nc === cKey.length) {
-        cKey = grown(cKey, nc + 1);
-        cStart = grown(cStart, nc + 1);
-        cEnd = grown(cEnd, nc + 1);
-        cTotal = grown(cTotal, nc + 1);
-        rank = grown(rank, nc + 1);
-      }
-      cKey[nc] = key;
-      cStart[nc] = from;
-      cEnd[nc] = to;
-      cTotal[nc] = weight;
-      rank[nc] = nc;
-      nc++;
-    };
-    // Each member's next frame is read once (keys[i]): reading it is the cache miss that
-    // costs most here.
-    for (let i = w; i < s1; i++) keys[i] = keyOf(members[i]!, dep);
+    nc = 0;
     if (s1 - w <= 24) {
       for (let i = w + 1; i < s1; i++) {
         const s = members[i]!;

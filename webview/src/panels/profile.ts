@@ -316,7 +316,8 @@ class ProfileViewer {
     this.show('flame');
   }
 
-  private show(tab: Tab): void {
+  /** Shows `tab`, redrawing its views unless the caller just drew them. */
+  private show(tab: Tab, redraw = true): void {
     this.tab = tab;
     for (const [t, b] of this.tabs) {
       b.setAttribute('aria-selected', String(t === tab));
@@ -325,7 +326,7 @@ class ProfileViewer {
     for (const [t, p] of this.panes) p.hidden = t !== tab;
     this.tabs.get('diff')!.disabled = !this.base;
     this.crumbs.hidden = tab === 'histograms';
-    if (tab === 'flame') this.flame.draw();
+    if (tab === 'flame' && redraw) this.flame.draw();
     if (tab === 'diff') this.ensureDiff();
     if (tab === 'sandwich') {
       this.callers.draw();
@@ -386,7 +387,7 @@ class ProfileViewer {
     this.showMeta();
     this.sandwichTitle.textContent =
       'Select a frame in the flame graph, then press S (or choose Sandwich) to see its callers and callees.';
-    this.show(this.tab === 'diff' && !this.base ? 'flame' : this.tab);
+    this.show(this.tab === 'diff' && !this.base ? 'flame' : this.tab, false);
     requestAnimationFrame(() => {
       performance.measure('profile:load', { start: t0 });
       // After this frame is painted.
@@ -561,10 +562,11 @@ class ProfileViewer {
   }
 
   private search(): void {
-    this.completeTree();
+    const q = this.searchBox.value.trim();
+    // The matched share needs every frame (not the first picture's tree).
+    if (q) this.completeTree();
     const view = this.activeView();
     const t = this.activeTree();
-    const q = this.searchBox.value.trim();
     if (!view || !t) {
       this.searchInfo.textContent = '';
       return;

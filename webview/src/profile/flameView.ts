@@ -102,8 +102,9 @@ export class FlameView {
     this.palette = p;
   }
 
-  /** Marks per frame of the tree (search), or null. Redraws. */
+  /** Marks per frame of the tree (search), or null. Redraws when they change. */
   setMarks(marks: Uint8Array | null): void {
+    if (marks === null && this.marks === null) return;
     this.marks = marks;
     this.draw();
   }
