@@ -36,7 +36,7 @@ import {
 } from '@dfs/core/profile/flame';
 import { diffIntensity, diffOf, diffTree } from '@dfs/core/profile/diff';
 import { sandwich } from '@dfs/core/profile/sandwich';
-import { formatMs, formatNs } from '@dfs/core/profile/histogram';
+import { formatMs, formatNs, thousands } from '@dfs/core/profile/histogram';
 import { el } from '../components/dom';
 import { channel } from '../vscodeApi';
 import { diffColour, kindColour, makePalette, nameHash, ROOT_COLOUR, type Palette } from '../profile/colours';
@@ -427,7 +427,7 @@ class ProfileViewer {
       m.mountpoint,
       m.juicefs ? `JuiceFS ${m.juicefs}` : '',
       `${m.duration_s} s${m.started_at ? ` from ${m.started_at}` : ''}`,
-      `${stacks.toLocaleString('en-US')} stacks, ${formatMs(total)}`,
+      `${thousands(stacks)} stacks, ${formatMs(total)}`,
     ].filter(Boolean);
     this.meta.append(el('span', parts.join(' · ')));
     const d = m.drops;
@@ -442,7 +442,7 @@ class ProfileViewer {
       this.meta.append(
         el(
           'span',
-          ` · BPF cost: ${formatNs(ns)} in ${runs.toLocaleString('en-US')} runs (${runs ? formatNs(ns / runs) : '–'} each)`,
+          ` · BPF cost: ${formatNs(ns)} in ${thousands(runs)} runs (${runs ? formatNs(ns / runs) : '–'} each)`,
           'cost',
         ),
       );
@@ -461,7 +461,7 @@ class ProfileViewer {
         : '';
     this.live.textContent = m.ended
       ? `Profile ended: ${m.ended}`
-      : `Profiling: ${m.elapsed_s.toFixed(0)} s, ${m.stacks.toLocaleString('en-US')} stacks so far${drops}`;
+      : `Profiling: ${m.elapsed_s.toFixed(0)} s, ${thousands(m.stacks)} stacks so far${drops}`;
     if (!this.profile && this.tab !== 'histograms') this.show('histograms');
     else if (this.tab === 'histograms') this.drawHistograms();
   }
@@ -487,7 +487,7 @@ class ProfileViewer {
     const lines = [
       name,
       `${formatMs(t.total[i]!)} · ${pct(t.total[i]!, root)} of total`,
-      `self ${formatMs(t.self[i]!)} · ${t.count[i]!.toLocaleString('en-US')} samples/events`,
+      `self ${formatMs(t.self[i]!)} · ${thousands(t.count[i]!)} samples/events`,
     ];
     const split = STACK_KIND_CODES.map((_, k) => t.kindTotal[i * KIND_COUNT + k]!)
       .map((w, k) => (w > 0 ? `${KIND_LABELS[k]} ${pct(w, t.total[i]!)}` : ''))
@@ -580,7 +580,7 @@ class ProfileViewer {
     const m = matchedWeight(t, marks);
     view.setMarks(marks);
     this.searchInfo.textContent = m.nodes
-      ? `${pct(m.weight, t.total[0]!)} of total (${formatMs(m.weight)}, ${m.nodes.toLocaleString('en-US')} frames)`
+      ? `${pct(m.weight, t.total[0]!)} of total (${formatMs(m.weight)}, ${thousands(m.nodes)} frames)`
       : 'no match';
   }
 
