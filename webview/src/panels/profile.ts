@@ -9,8 +9,10 @@
  * (histograms while a profile runs), `error`. Export, import, compare and open-source are
  * asked of the host.
  * Timings are User Timing entries: `profile:load` (from the `load` message to the frame after
- * the first draw), `profile:decode`, `profile:tree`, `profile:draw`, and `profile:zoom` (from a
- * click to the frame after its draw, recorded by FlameView).
+ * the first draw), `profile:decode`, `profile:tree` (the first picture's tree),
+ * `profile:draw`, `profile:tree-full` (the full tree, after that paint), `profile:warm-up` (at
+ * start-up, before `ready`) and `profile:zoom` (from a click to the frame after its draw,
+ * recorded by FlameView).
  */
 
 import {
@@ -33,6 +35,7 @@ import {
   type ChildOrder,
   type FlameData,
   type FlameTree,
+  warmUpTree,
 } from '@dfs/core/profile/flame';
 import { diffIntensity, diffOf, diffTree } from '@dfs/core/profile/diff';
 import { sandwich } from '@dfs/core/profile/sandwich';
@@ -160,6 +163,10 @@ class ProfileViewer {
       this.palette,
     );
     this.layout();
+    // Before `ready`: the host is still preparing the profile (see warmUpTree).
+    const warm = performance.now();
+    warmUpTree();
+    performance.measure('profile:warm-up', { start: warm });
     new MutationObserver(() => this.themeChanged()).observe(document.body, {
       attributes: true,
       attributeFilter: ['class'],
