@@ -123,6 +123,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       oursPost: number[];
       tree: number[];
       treeFull: number[];
+      warmUp: number[];
       draw: number[];
       decode: number[];
       speedscope: number[];
@@ -142,7 +143,17 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ),
     );
     urls.set(n, { msg: server.put(`msg-${n}`, bytes), ss: server.put(`ss-${n}.json`, ss) });
-    results[n] = { ours: [], oursPost: [], tree: [], treeFull: [], draw: [], decode: [], speedscope: [], zoom: [] };
+    results[n] = {
+      ours: [],
+      oursPost: [],
+      tree: [],
+      treeFull: [],
+      warmUp: [],
+      draw: [],
+      decode: [],
+      speedscope: [],
+      zoom: [],
+    };
     console.log(
       `${n} stacks: generated in ${Date.now() - t0} ms; message ${(bytes.byteLength / 1e6).toFixed(1)} MB, speedscope JSON ${(ss.length / 1e6).toFixed(1)} MB`,
     );
@@ -160,6 +171,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
           res.oursPost.push(t.fromPost);
           res.tree.push(t.tree);
           res.treeFull.push(t.treeFull);
+          res.warmUp.push(t.warmUp);
           res.draw.push(t.draw);
           res.decode.push(t.decode);
           for (const [fx, row] of [
@@ -187,7 +199,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
     const res = results[n]!;
     const ratio = withSpeedscope ? median(res.speedscope) / median(res.ours) : Number.NaN;
     console.log(
-      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, first tree ${fmt(res.tree)}, draw ${fmt(res.draw)}; full tree after the paint ${fmt(res.treeFull)}]` +
+      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, first tree ${fmt(res.tree)}, draw ${fmt(res.draw)}; full tree after the paint ${fmt(res.treeFull)}; start-up warm-up before ready ${fmt(res.warmUp)}]` +
         `  zoom ${fmt(res.zoom)}` +
         (withSpeedscope ? `  speedscope ${fmt(res.speedscope)}  speedscope/ours ${ratio.toFixed(1)}x` : ''),
     );
