@@ -14,7 +14,9 @@
 //               drop dispatched → the animation frame after its last WebGL draw (all draw calls
 //               hooked; done when no draw came for 1 s). Every stack goes into ONE sampled
 //               profile here (kinds merged), so speedscope draws all the stacks we draw.
-//   zoom        ours: click on a frame → the frame after its draw (`profile:zoom`), 3 clicks
+//   zoom        ours: click on a frame → the frame after its draw (`profile:zoom`, which
+//               includes the wait for that frame), 3 clicks per load; and the handler's own
+//               work (`profile:zoom-work`)
 // Then screenshots of the viewer (flame, hover tooltip, search, sandwich, diff, histograms, and
 // the flame in the light theme) into out/test-results/flame/.
 // Usage (after npm run build): node out/test/bench/flame.bench.js [--rounds N] [--sizes 10000,100000] [--no-speedscope] [--shots-only]
@@ -53,6 +55,8 @@ const fmt = (xs: number[]): string =>
   xs.length ? `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})` : '–';
 
 const ROW = 18;
+/** The zoom handler's own work per click (profile:zoom-work), over the whole run. */
+const zoomWork: number[] = [];
 
 async function zoomOnce(page: Page, fx: number, row: number): Promise<number> {
   const canvas = page.locator('#pane-flame canvas.flame-canvas');
@@ -60,9 +64,13 @@ async function zoomOnce(page: Page, fx: number, row: number): Promise<number> {
   const before = await page.evaluate(() => performance.getEntriesByName('profile:zoom').length);
   await page.mouse.click(box.x + box.width * fx, box.y + row * ROW + ROW / 2);
   await page.waitForFunction((n) => performance.getEntriesByName('profile:zoom').length > n, before);
-  const d = await page.evaluate(() => performance.getEntriesByName('profile:zoom').at(-1)!.duration);
+  const d = await page.evaluate(() => [
+    performance.getEntriesByName('profile:zoom').at(-1)!.duration,
+    performance.getEntriesByName('profile:zoom-work').at(-1)!.duration,
+  ]);
   await page.keyboard.press('Escape');
-  return d;
+  zoomWork.push(d[1]!);
+  return d[0]!;
 }
 
 async function speedscopeLoad(page: Page, server: ViewerServer, dataUrl: string): Promise<number> {
@@ -214,7 +222,8 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ratio: withSpeedscope ? ratio : null,
     };
   }
-  console.log(JSON.stringify({ rounds, results: summary }));
+  console.log(`zoom handler work (hit test, redraw, breadcrumb) over all clicks: ${fmt(zoomWork)} ms`);
+  console.log(JSON.stringify({ rounds, results: summary, zoom_work_ms: median(zoomWork) }));
 }
 
 async function screenshots(server: ViewerServer, page: Page, dir: string): Promise<void> {
