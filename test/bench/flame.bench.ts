@@ -14,7 +14,9 @@
 //               drop dispatched → the animation frame after its last WebGL draw (all draw calls
 //               hooked; done when no draw came for 1 s). Every stack goes into ONE sampled
 //               profile here (kinds merged), so speedscope draws all the stacks we draw.
-//   zoom        ours: click on a frame → the frame after its draw (`profile:zoom`), 3 clicks
+//   zoom        ours: click on a frame → the frame after its draw (`profile:zoom`, which
+//               includes the wait for that frame), 3 clicks per load; and the handler's own
+//               work (`profile:zoom-work`)
 // Then screenshots of the viewer (flame, hover tooltip, search, sandwich, diff, histograms, and
 // the flame in the light theme) into out/test-results/flame/.
 // Usage (after npm run build): node out/test/bench/flame.bench.js [--rounds N] [--sizes 10000,100000] [--no-speedscope] [--shots-only]
@@ -53,6 +55,8 @@ const fmt = (xs: number[]): string =>
   xs.length ? `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})` : '–';
 
 const ROW = 18;
+/** The zoom handler's own work per click (profile:zoom-work), over the whole run. */
+const zoomWork: number[] = [];
 
 async function zoomOnce(page: Page, fx: number, row: number): Promise<number> {
   const canvas = page.locator('#pane-flame canvas.flame-canvas');
@@ -60,9 +64,13 @@ async function zoomOnce(page: Page, fx: number, row: number): Promise<number> {
   const before = await page.evaluate(() => performance.getEntriesByName('profile:zoom').length);
   await page.mouse.click(box.x + box.width * fx, box.y + row * ROW + ROW / 2);
   await page.waitForFunction((n) => performance.getEntriesByName('profile:zoom').length > n, before);
-  const d = await page.evaluate(() => performance.getEntriesByName('profile:zoom').at(-1)!.duration);
+  const d = await page.evaluate(() => [
+    performance.getEntriesByName('profile:zoom').at(-1)!.duration,
+    performance.getEntriesByName('profile:zoom-work').at(-1)!.duration,
+  ]);
   await page.keyboard.press('Escape');
-  return d;
+  zoomWork.push(d[1]!);
+  return d[0]!;
 }
 
 async function speedscopeLoad(page: Page, server: ViewerServer, dataUrl: string): Promise<number> {
@@ -123,6 +131,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       oursPost: number[];
       tree: number[];
       treeFull: number[];
+      warmUp: number[];
       draw: number[];
       decode: number[];
       speedscope: number[];
@@ -142,7 +151,17 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ),
     );
     urls.set(n, { msg: server.put(`msg-${n}`, bytes), ss: server.put(`ss-${n}.json`, ss) });
-    results[n] = { ours: [], oursPost: [], tree: [], treeFull: [], draw: [], decode: [], speedscope: [], zoom: [] };
+    results[n] = {
+      ours: [],
+      oursPost: [],
+      tree: [],
+      treeFull: [],
+      warmUp: [],
+      draw: [],
+      decode: [],
+      speedscope: [],
+      zoom: [],
+    };
     console.log(
       `${n} stacks: generated in ${Date.now() - t0} ms; message ${(bytes.byteLength / 1e6).toFixed(1)} MB, speedscope JSON ${(ss.length / 1e6).toFixed(1)} MB`,
     );
@@ -160,6 +179,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
           res.oursPost.push(t.fromPost);
           res.tree.push(t.tree);
           res.treeFull.push(t.treeFull);
+          res.warmUp.push(t.warmUp);
           res.draw.push(t.draw);
           res.decode.push(t.decode);
           for (const [fx, row] of [
@@ -187,7 +207,7 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
     const res = results[n]!;
     const ratio = withSpeedscope ? median(res.speedscope) / median(res.ours) : Number.NaN;
     console.log(
-      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, first tree ${fmt(res.tree)}, draw ${fmt(res.draw)}; full tree after the paint ${fmt(res.treeFull)}]` +
+      `${String(n).padStart(7)} stacks  ours load ${fmt(res.ours)} [from postMessage ${fmt(res.oursPost)}; decode ${fmt(res.decode)}, first tree ${fmt(res.tree)}, draw ${fmt(res.draw)}; full tree after the paint ${fmt(res.treeFull)}; start-up warm-up before ready ${fmt(res.warmUp)}]` +
         `  zoom ${fmt(res.zoom)}` +
         (withSpeedscope ? `  speedscope ${fmt(res.speedscope)}  speedscope/ours ${ratio.toFixed(1)}x` : ''),
     );
@@ -202,7 +222,8 @@ async function bench(server: ViewerServer, page: Page): Promise<void> {
       ratio: withSpeedscope ? ratio : null,
     };
   }
-  console.log(JSON.stringify({ rounds, results: summary }));
+  console.log(`zoom handler work (hit test, redraw, breadcrumb) over all clicks: ${fmt(zoomWork)} ms`);
+  console.log(JSON.stringify({ rounds, results: summary, zoom_work_ms: median(zoomWork) }));
 }
 
 async function screenshots(server: ViewerServer, page: Page, dir: string): Promise<void> {

@@ -216,7 +216,15 @@ export async function openViewer(page: Page, server: ViewerServer, theme?: 'ligh
 export async function loadInViewer(
   page: Page,
   dataUrl: string,
-): Promise<{ load: number; decode: number; tree: number; draw: number; fromPost: number; treeFull: number }> {
+): Promise<{
+  load: number;
+  decode: number;
+  tree: number;
+  draw: number;
+  fromPost: number;
+  treeFull: number;
+  warmUp: number;
+}> {
   return page.evaluate(async (url) => {
     const w = globalThis as unknown as {
       __loadHostMessage(u: string): Promise<unknown>;
@@ -246,6 +254,7 @@ export async function loadInViewer(
       draw: last('profile:draw').duration,
       fromPost: load.startTime + load.duration - posted,
       treeFull: full.length > fullBefore ? full.at(-1)!.duration : 0,
+      warmUp: performance.getEntriesByName('profile:warm-up').at(-1)?.duration ?? 0,
     };
   }, dataUrl);
 }

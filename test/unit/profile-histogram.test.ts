@@ -7,7 +7,9 @@ import type { LatencyHistogram } from '../../protocol/src';
 import {
   bucketLower,
   bucketOf,
+  formatMs,
   formatUs,
+  thousands,
   mergeHistograms,
   percentileUs,
   percentiles,
@@ -96,4 +98,10 @@ test('formatting', () => {
   assert.equal(formatUs(4560), '4.56 ms');
   assert.equal(formatUs(1_200_000), '1.20 s');
   assert.equal(formatUs(Number.NaN), '–');
+  assert.equal(formatMs(1_234_567_890_123), '1,234,568 ms');
+  assert.equal(formatMs(12_345_678), '12.3 ms');
+  assert.equal(formatMs(0), '0 ms');
+  assert.equal(thousands(-1234567.4), '-1,234,567');
+  assert.equal(thousands('1234.50'), '1,234.50');
+  assert.equal(thousands(999), '999');
 });

@@ -18,6 +18,7 @@ import {
   pathTo,
   stacksToFlame,
   type FlameTree,
+  warmUpTree,
 } from '../../core/src/profile/flame';
 import { syntheticProfile } from '../support/syntheticProfile';
 
@@ -134,6 +135,7 @@ test('a first-picture tree (minShare) has exactly the nodes wide enough to draw'
 test('100,000 stacks build a tree (time printed, not asserted)', () => {
   const p = syntheticProfile({ stacks: 100_000, seed: 7 });
   const d = stacksToFlame(p.stacks);
+  warmUpTree();
   const times: number[] = [];
   let t!: FlameTree;
   for (let r = 0; r < 5; r++) {

@@ -151,7 +151,22 @@ export function formatMs(ns: number): string {
   if (ns === 0) return '0 ms';
   const ms = ns / 1e6;
   const digits = Math.abs(ms) >= 100 ? 0 : Math.abs(ms) >= 1 ? 1 : 3;
-  return `${ms.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ms`;
+  return `${thousands(ms.toFixed(digits))} ms`;
+}
+
+/**
+ * A number with thousands separators ("12,345" or "1,234.5"), without Intl: hovering formats a
+ * few numbers per mouse move, and toLocaleString costs about a millisecond each in a webview.
+ */
+export function thousands(x: number | string): string {
+  const s = typeof x === 'number' ? String(Math.round(x)) : x;
+  const dot = s.indexOf('.');
+  const int = dot < 0 ? s : s.slice(0, dot);
+  const sign = int.startsWith('-') ? '-' : '';
+  const digits = sign ? int.slice(1) : int;
+  let out = '';
+  for (let i = digits.length; i > 0; i -= 3) out = digits.slice(Math.max(0, i - 3), i) + (out ? ',' + out : '');
+  return sign + out + (dot < 0 ? '' : s.slice(dot));
 }
 
 function sig(x: number): string {

@@ -9,8 +9,10 @@
  * (histograms while a profile runs), `error`. Export, import, compare and open-source are
  * asked of the host.
  * Timings are User Timing entries: `profile:load` (from the `load` message to the frame after
- * the first draw), `profile:decode`, `profile:tree`, `profile:draw`, and `profile:zoom` (from a
- * click to the frame after its draw, recorded by FlameView).
+ * the first draw), `profile:decode`, `profile:tree` (the first picture's tree),
+ * `profile:draw`, `profile:tree-full` (the full tree, after that paint), `profile:warm-up` (at
+ * start-up, before `ready`) and `profile:zoom` (from a click to the frame after its draw,
+ * recorded by FlameView).
  */
 
 import {
@@ -34,10 +36,11 @@ import {
   type ChildOrder,
   type FlameData,
   type FlameTree,
+  warmUpTree,
 } from '@dfs/core/profile/flame';
 import { diffIntensity, diffOf, diffTree } from '@dfs/core/profile/diff';
 import { sandwich } from '@dfs/core/profile/sandwich';
-import { formatMs, formatNs } from '@dfs/core/profile/histogram';
+import { formatMs, formatNs, thousands } from '@dfs/core/profile/histogram';
 import { el } from '../components/dom';
 import { channel } from '../vscodeApi';
 import { diffColour, kindColour, makePalette, nameHash, ROOT_COLOUR, type Palette } from '../profile/colours';
@@ -162,6 +165,10 @@ class ProfileViewer {
       this.palette,
     );
     this.layout();
+    // Before `ready`: the host is still preparing the profile (see warmUpTree).
+    const warm = performance.now();
+    warmUpTree();
+    performance.measure('profile:warm-up', { start: warm });
     new MutationObserver(() => this.themeChanged()).observe(document.body, {
       attributes: true,
       attributeFilter: ['class'],
@@ -329,7 +336,8 @@ class ProfileViewer {
     this.show('flame');
   }
 
-  private show(tab: Tab): void {
+  /** Shows `tab`, redrawing its views unless the caller just drew them. */
+  private show(tab: Tab, redraw = true): void {
     this.tab = tab;
     for (const [t, b] of this.tabs) {
       b.setAttribute('aria-selected', String(t === tab));
@@ -338,7 +346,7 @@ class ProfileViewer {
     for (const [t, p] of this.panes) p.hidden = t !== tab;
     this.tabs.get('diff')!.disabled = !this.base;
     this.crumbs.hidden = tab === 'histograms';
-    if (tab === 'flame') this.flame.draw();
+    if (tab === 'flame' && redraw) this.flame.draw();
     if (tab === 'diff') this.ensureDiff();
     if (tab === 'sandwich') {
       this.callers.draw();
@@ -401,7 +409,7 @@ class ProfileViewer {
     this.showMeta();
     this.sandwichTitle.textContent =
       'Select a frame in the flame graph, then press S (or choose Sandwich) to see its callers and callees.';
-    this.show(this.tab === 'diff' && !this.base ? 'flame' : this.tab);
+    this.show(this.tab === 'diff' && !this.base ? 'flame' : this.tab, false);
     requestAnimationFrame(() => {
       performance.measure('profile:load', { start: t0 });
       // After this frame is painted.
@@ -458,7 +466,7 @@ class ProfileViewer {
       m.mountpoint,
       m.juicefs ? `JuiceFS ${m.juicefs}` : '',
       `${m.duration_s} s${m.started_at ? ` from ${m.started_at}` : ''}`,
-      `${stacks.toLocaleString('en-US')} stacks, ${formatMs(total)}`,
+      `${thousands(stacks)} stacks, ${formatMs(total)}`,
     ].filter(Boolean);
     this.meta.append(el('span', parts.join(' · ')));
     const d = m.drops;
@@ -473,7 +481,7 @@ class ProfileViewer {
       this.meta.append(
         el(
           'span',
-          ` · BPF cost: ${formatNs(ns)} in ${runs.toLocaleString('en-US')} runs (${runs ? formatNs(ns / runs) : '–'} each)`,
+          ` · BPF cost: ${formatNs(ns)} in ${thousands(runs)} runs (${runs ? formatNs(ns / runs) : '–'} each)`,
           'cost',
         ),
       );
@@ -492,7 +500,7 @@ class ProfileViewer {
         : '';
     this.live.textContent = m.ended
       ? `Profile ended: ${m.ended}`
-      : `Profiling: ${m.elapsed_s.toFixed(0)} s, ${m.stacks.toLocaleString('en-US')} stacks so far${drops}`;
+      : `Profiling: ${m.elapsed_s.toFixed(0)} s, ${thousands(m.stacks)} stacks so far${drops}`;
     if (!this.profile && this.tab !== 'histograms') this.show('histograms');
     else if (this.tab === 'histograms') this.drawHistograms();
   }
@@ -518,7 +526,7 @@ class ProfileViewer {
     const lines = [
       name,
       `${formatMs(t.total[i]!)} · ${pct(t.total[i]!, root)} of total`,
-      `self ${formatMs(t.self[i]!)} · ${t.count[i]!.toLocaleString('en-US')} samples/events`,
+      `self ${formatMs(t.self[i]!)} · ${thousands(t.count[i]!)} samples/events`,
     ];
     const split = STACK_KIND_CODES.map((_, k) => t.kindTotal[i * KIND_COUNT + k]!)
       .map((w, k) => (w > 0 ? `${KIND_LABELS[k]} ${pct(w, t.total[i]!)}` : ''))
@@ -593,10 +601,11 @@ class ProfileViewer {
   }
 
   private search(): void {
-    this.completeTree();
+    const q = this.searchBox.value.trim();
+    // The matched share needs every frame (not the first picture's tree).
+    if (q) this.completeTree();
     const view = this.activeView();
     const t = this.activeTree();
-    const q = this.searchBox.value.trim();
     if (!view || !t) {
       this.searchInfo.textContent = '';
       return;
@@ -610,7 +619,7 @@ class ProfileViewer {
     const m = matchedWeight(t, marks);
     view.setMarks(marks);
     this.searchInfo.textContent = m.nodes
-      ? `${pct(m.weight, t.total[0]!)} of total (${formatMs(m.weight)}, ${m.nodes.toLocaleString('en-US')} frames)`
+      ? `${pct(m.weight, t.total[0]!)} of total (${formatMs(m.weight)}, ${thousands(m.nodes)} frames)`
       : 'no match';
   }
 

@@ -10,7 +10,7 @@
  */
 
 import type { LatencyHistogram, ProfileLayer } from '@dfs/protocol';
-import { formatUs, histogramKey, percentiles, sortHistograms } from '@dfs/core/profile/histogram';
+import { formatUs, histogramKey, percentiles, sortHistograms, thousands } from '@dfs/core/profile/histogram';
 import { el } from '../components/dom';
 import { cssVar } from './colours';
 
@@ -73,7 +73,7 @@ function chart(h: LatencyHistogram, base: LatencyHistogram | null, lo: number, h
   const b = base ? percentiles(base) : null;
   const phase = h.phase ?? 'total';
   const cap = el('figcaption');
-  cap.append(el('span', phase, 'hist-phase'), el('span', ` n=${h.count.toLocaleString('en-US')}`, 'hist-n'));
+  cap.append(el('span', phase, 'hist-phase'), el('span', ` n=${thousands(h.count)}`, 'hist-n'));
   const lines = el('div', undefined, 'hist-numbers');
   const line = (label: string, cls: string, now: number, was: number | undefined): HTMLElement => {
     const s = el('span', undefined, cls);
