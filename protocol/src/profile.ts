@@ -130,6 +130,12 @@ export interface Profile {
   sources: Record<string, FrameSource>;
   drops: ProfileDrops;
   cost: ProgramCost[];
+  /**
+   * Seconds during which `cost` was counted: the kernel's run-time statistics slow every BPF
+   * program on the node while on, so the agent keeps them on 1 s in every 5 s. Absent: the
+   * whole profile.
+   */
+  cost_sampled_s?: number;
   config: ProfileConfig;
   /** Optional (added by the agent's profiler): the slowest requests, slowest first. */
   slow_requests?: SlowRequest[];
@@ -180,6 +186,8 @@ export interface ProfileUpdate {
   histograms: LatencyHistogram[];
   drops: ProfileDrops;
   cost: ProgramCost[];
+  /** As Profile.cost_sampled_s. */
+  cost_sampled_s?: number;
   /** Distinct stacks captured so far. */
   stacks: number;
   /** Set on the last update when the agent stopped the profile itself (maxDurationS, daemon gone). */

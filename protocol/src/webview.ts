@@ -140,6 +140,8 @@ export interface ProfilePanelMeta {
   duration_s: number;
   drops: ProfileDrops;
   cost: ProgramCost[];
+  /** Seconds over which `cost` was counted (Profile.cost_sampled_s); absent: the whole profile. */
+  cost_sampled_s?: number;
   config: ProfileConfig;
 }
 

@@ -107,6 +107,7 @@ export function panelProfile(p: Profile, label: string): ProfilePanelProfile {
       duration_s: p.duration_s,
       drops: p.drops,
       cost: p.cost,
+      ...(p.cost_sampled_s !== undefined ? { cost_sampled_s: p.cost_sampled_s } : {}),
       config: p.config,
     },
     flame: flameToWire(stacksToFlame(p.stacks)),

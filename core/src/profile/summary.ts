@@ -68,7 +68,14 @@ export function profileSummary(p: Profile, frames = 15): string {
   if (p.cost.length > 0) {
     const ns = p.cost.reduce((s, c) => s + c.run_time_ns, 0);
     const runs = p.cost.reduce((s, c) => s + c.run_cnt, 0);
-    out.push('', `Profiler cost in the kernel: ${formatMs(ns)} over ${runs} program runs`);
+    const over =
+      p.cost_sampled_s !== undefined
+        ? `, counted over ${p.cost_sampled_s.toFixed(1)} of ${p.duration_s.toFixed(1)} s`
+        : '';
+    out.push(
+      '',
+      `Profiler cost in the kernel: ${formatMs(ns)} in ${runs} program runs (${runs ? formatUs(ns / runs / 1000) : '–'} each)${over}`,
+    );
   }
   return out.join('\n');
 }

@@ -10,16 +10,18 @@
  * MAX_FAULTS faults are listed, so a hostile document costs one bounded pass.
  */
 
-import type {
-  FrameSource,
-  HistogramBucket,
-  LatencyHistogram,
-  Profile,
-  ProfileLayer,
-  ProfilePhase,
-  ProfileStack,
-  ProgramCost,
-  StackKind,
+import {
+  SLOW_REQUESTS_KEPT,
+  type FrameSource,
+  type HistogramBucket,
+  type LatencyHistogram,
+  type Profile,
+  type ProfileLayer,
+  type ProfilePhase,
+  type ProfileStack,
+  type ProgramCost,
+  type SlowRequest,
+  type StackKind,
 } from '@dfs/protocol';
 
 export const PROFILE_LIMITS_IN = {
@@ -124,7 +126,9 @@ export function validateProfile(input: unknown): ValidatedProfile {
       'sources',
       'drops',
       'cost',
+      'cost_sampled_s',
       'config',
+      'slow_requests',
     ],
     '',
   );
@@ -195,6 +199,26 @@ export function validateProfile(input: unknown): ValidatedProfile {
       };
       profile.cost.push(cost);
     });
+  }
+  if (input.cost_sampled_s !== undefined) profile.cost_sampled_s = c.num(input.cost_sampled_s, 'cost_sampled_s');
+  if (input.slow_requests !== undefined) {
+    const slow: SlowRequest[] = [];
+    c.arr(input.slow_requests, 'slow_requests', SLOW_REQUESTS_KEPT).forEach((r, i) => {
+      const path = `slow_requests[${i}]`;
+      if (!isObj(r)) return c.fault(path, 'expected {"op","unique","total_ns",…}');
+      c.unknown(r, ['op', 'unique', 'total_ns', 'queue_ns', 'daemon_ns', 'requester_pid', 'reply_tid'], path);
+      const req: SlowRequest = {
+        op: c.str(r.op, `${path}.op`),
+        unique: c.num(r.unique, `${path}.unique`),
+        total_ns: c.num(r.total_ns, `${path}.total_ns`),
+        requester_pid: c.num(r.requester_pid ?? 0, `${path}.requester_pid`),
+        reply_tid: c.num(r.reply_tid ?? 0, `${path}.reply_tid`),
+      };
+      if (r.queue_ns !== undefined) req.queue_ns = c.num(r.queue_ns, `${path}.queue_ns`);
+      if (r.daemon_ns !== undefined) req.daemon_ns = c.num(r.daemon_ns, `${path}.daemon_ns`);
+      slow.push(req);
+    });
+    profile.slow_requests = slow;
   }
   if (input.config !== undefined) {
     if (!isObj(input.config)) c.fault('config', `expected an object, got ${describe(input.config)}`);

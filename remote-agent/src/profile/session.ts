@@ -68,10 +68,18 @@ function syscallTable(): [number, number][] {
   });
 }
 
+/** Run-time statistics duty cycle: on for the first STATS_ON_MS of every STATS_PERIOD_MS. */
+const STATS_PERIOD_MS = 5000;
+const STATS_ON_MS = 1000;
+
 export class ProfileSession {
   private links: BpfLink[] = [];
   private poll: RingBufferPoll | null = null;
   private statsFd = -1;
+  /** Run-time statistics are on STATS_ON_MS of every STATS_PERIOD_MS (see StatsDuty). */
+  private statsTimer: NodeJS.Timeout | undefined;
+  private statsOnSince = 0;
+  private statsOnMs = 0;
   private released = false;
   private readonly slow: SlowRequest[] = [];
   private slowSeen = 0;
@@ -140,7 +148,7 @@ export class ProfileSession {
         addon.mapUpdate(endpointsFd, endpointKey(e), u32(PROF_LAYER[e.layer]), 0);
       }
       session = new ProfileSession(addon, log, id, target, object, programs);
-      session.statsFd = addon.enableRunTimeStats();
+      session.statsOn();
       for (const name of programs) {
         try {
           session.links.push(object.attachAuto(name));
@@ -155,6 +163,8 @@ export class ProfileSession {
       );
       session.startedAt = new Date();
       session.startedMs = session.startedAt.getTime();
+      const s = session;
+      s.statsTimer = setInterval(() => s.statsTick(), STATS_ON_MS);
       return session;
     } catch (err) {
       if (session) session.release();
@@ -188,6 +198,40 @@ export class ProfileSession {
     }
   }
 
+  /**
+   * The kernel's BPF run-time statistics cost every BPF program on the node two clock reads
+   * per run while they are on (measured: +0.5 µs per syscall through sys_enter/sys_exit),
+   * so they are on for STATS_ON_MS of every STATS_PERIOD_MS, and `cost_sampled_s` says
+   * over how long the costs were counted. The first window opens at the start.
+   */
+  private statsOn(): void {
+    if (this.statsFd >= 0) return;
+    this.statsFd = this.addon.enableRunTimeStats();
+    this.statsOnSince = Date.now();
+  }
+
+  private statsOff(): void {
+    if (this.statsFd < 0) return;
+    this.addon.closeFd(this.statsFd);
+    this.statsFd = -1;
+    this.statsOnMs += Date.now() - this.statsOnSince;
+  }
+
+  private statsTick(): void {
+    const phase = (Date.now() - this.startedMs) % STATS_PERIOD_MS;
+    try {
+      if (phase < STATS_ON_MS) this.statsOn();
+      else this.statsOff();
+    } catch (err) {
+      this.log.warn('profile', `run-time statistics: ${(err as Error).message}`);
+    }
+  }
+
+  /** Seconds during which run-time statistics were on so far. */
+  private sampledS(): number {
+    return (this.statsOnMs + (this.statsFd >= 0 ? Date.now() - this.statsOnSince : 0)) / 1000;
+  }
+
   elapsedS(): number {
     return (Date.now() - this.startedMs) / 1000;
   }
@@ -200,6 +244,7 @@ export class ProfileSession {
       histograms: readHistograms(this.addon, this.object, this.target.endpoints),
       drops: readDrops(this.addon, this.object),
       cost: readCost(this.addon, this.object, this.programs),
+      cost_sampled_s: this.sampledS(),
       stacks: countStacks(this.addon, this.object),
     };
     if (ended !== undefined) u.ended = ended;
@@ -240,6 +285,7 @@ export class ProfileSession {
         sources,
         drops: readDrops(this.addon, this.object),
         cost: readCost(this.addon, this.object, this.programs),
+        cost_sampled_s: this.sampledS(),
         config,
       };
       if (this.slowSeen > 0) profile.slow_requests = [...this.slow];
@@ -257,8 +303,8 @@ export class ProfileSession {
     this.links = [];
     this.poll?.close();
     this.poll = null;
-    if (this.statsFd >= 0) this.addon.closeFd(this.statsFd);
-    this.statsFd = -1;
+    clearInterval(this.statsTimer);
+    this.statsOff();
     this.object.close();
   }
 }

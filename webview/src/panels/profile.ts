@@ -481,7 +481,7 @@ class ProfileViewer {
       this.meta.append(
         el(
           'span',
-          ` · BPF cost: ${formatNs(ns)} in ${thousands(runs)} runs (${runs ? formatNs(ns / runs) : '–'} each)`,
+          ` · BPF cost: ${formatNs(ns)} in ${thousands(runs)} runs (${runs ? formatNs(ns / runs) : '–'} each)${m.cost_sampled_s !== undefined ? `, counted over ${m.cost_sampled_s.toFixed(1)} of ${m.duration_s.toFixed(1)} s` : ''}`,
           'cost',
         ),
       );
