@@ -317,6 +317,10 @@ test(
       'an off-CPU stack ends in the scheduler, not in the tracing machinery',
     );
     assert.ok((profile.slow_requests?.length ?? 0) >= 1, 'the big read was slower than 2 ms');
+    // The programs' cost is counted while run-time statistics are on (1 s in every 5 s, from the start).
+    const sampled = profile.cost_sampled_s ?? -1;
+    assert.ok(sampled > 0.5 && sampled <= profile.duration_s + 0.1, `cost counted over ${sampled} s`);
+    assert.ok((profile.cost.find((c) => c.name === 'prof_fuse_send')?.run_cnt ?? 0) > 0, 'FUSE sends counted');
   },
 );
 
