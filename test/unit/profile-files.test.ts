@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { isProfilePanelRequest } from '../../protocol/src';
 import { exportProfile, panelProfile, ProfileFileError, readProfileText } from '../../core/src/profile/files';
 import { flameFromWire, flameToStacks } from '../../core/src/profile/flame';
+import { profileSummary } from '../../core/src/profile/summary';
 import { syntheticProfile } from '../support/syntheticProfile';
 
 const p = syntheticProfile({ stacks: 300, seed: 2 });
@@ -72,4 +73,33 @@ test('isProfilePanelRequest', () => {
   ]) {
     assert.equal(isProfilePanelRequest(bad), false, JSON.stringify(bad));
   }
+});
+
+test('an empty file is refused by name; an empty profile reads, summarizes and loads as empty', () => {
+  assert.throws(
+    () => readProfileText('', 'empty.folded'),
+    (e: unknown) => e instanceof ProfileFileError && /^empty\.folded: /.test(e.message),
+  );
+  const empty = readProfileText('{"version":1,"duration_s":5}', 'idle.json').profile;
+  assert.equal(empty.stacks.length, 0);
+  assert.equal(empty.histograms.length, 0);
+  const text = profileSummary(empty);
+  assert.match(text, /no requests seen/);
+  assert.match(text, /no stacks/);
+  const load = panelProfile(empty, 'idle');
+  assert.equal(flameToStacks(flameFromWire(load.flame)).length, 0);
+});
+
+test('slow requests and the sampled cost window survive a JSON round trip', () => {
+  const withSlow = {
+    ...p,
+    cost_sampled_s: 2,
+    slow_requests: [
+      { op: 'READ', unique: 7, total_ns: 12e6, queue_ns: 1e6, daemon_ns: 11e6, requester_pid: 10, reply_tid: 11 },
+    ],
+  };
+  const back = readProfileText(exportProfile(withSlow, 'json'), 'slow.json');
+  assert.deepEqual(back.warnings, []);
+  assert.deepEqual(back.profile.slow_requests, withSlow.slow_requests);
+  assert.equal(back.profile.cost_sampled_s, 2);
 });
