@@ -64,6 +64,8 @@ export function readProfileText(text: string, file: string): ReadProfile {
     config: { stacks: true, slow_request_us: 0 },
   });
   const trimmed = text.trimStart();
+  if (trimmed === '')
+    throw new ProfileFileError(file, 'the file is empty (no profile, folded stacks or speedscope data)');
   try {
     if (trimmed.startsWith('{')) {
       let doc: unknown;
