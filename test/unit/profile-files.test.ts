@@ -80,7 +80,7 @@ test('an empty file is refused by name; an empty profile reads, summarizes and l
     () => readProfileText('', 'empty.folded'),
     (e: unknown) => e instanceof ProfileFileError && /^empty\.folded: /.test(e.message),
   );
-  const empty = readProfileText('{"version":1,"duration_s":5}', 'idle.json').profile;
+  const empty = readProfileText('{"version":1,"duration_s":5,"histograms":[],"stacks":[]}', 'idle.json').profile;
   assert.equal(empty.stacks.length, 0);
   assert.equal(empty.histograms.length, 0);
   const text = profileSummary(empty);
