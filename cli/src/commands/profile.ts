@@ -75,15 +75,16 @@ function workloadOf(p: Parsed): WorkloadSpec {
 }
 
 /** Write `profile` to `out` in `format`, or print it when there is no file. */
-function emit(profile: Profile, format: ProfileExportFormat, out: string | undefined, io: Io): void {
+function emit(p: Parsed, profile: Profile, format: ProfileExportFormat, out: string | undefined, io: Io): void {
   if (out !== undefined) {
     writeFileSync(out, exportProfile(profile, format, 'dfs-ebpf cli'));
     if (io.json) printJson({ out, format, duration_s: profile.duration_s, stacks: profile.stacks.length });
     else printLines([profileSummary(profile), '', `wrote ${out} (${format})`]);
     return;
   }
-  if (format === 'json' && !io.json) printLines([profileSummary(profile)]);
-  else process.stdout.write(exportProfile(profile, format, 'dfs-ebpf cli'));
+  // Without --json or --format, people get the summary; asked for a format, they get it.
+  if (p.values.has('format') || io.json) process.stdout.write(exportProfile(profile, format, 'dfs-ebpf cli'));
+  else printLines([profileSummary(profile)]);
 }
 
 export async function profileCommand(p: Parsed, io: Io): Promise<number> {
@@ -145,7 +146,7 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
         );
       },
     });
-    emit(profile, format, out, io);
+    emit(p, profile, format, out, io);
     return 0;
   } finally {
     interrupt.dispose();
