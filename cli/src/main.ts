@@ -33,6 +33,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   out: { value: true },
   compare: { value: true },
   'slow-us': { value: true },
+  'stack-every': { value: true },
   'no-stacks': {},
   'off-on': {},
   workload: { value: true },
@@ -49,7 +50,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
   bench profile [--rounds N] [--quick]   JuiceFS throughput without and with a profile running, interleaved
-  profile [--duration S] [--mount PATH] [--slow-us US] [--no-stacks] [--out FILE] [--format json|folded|speedscope]
+  profile [--duration S] [--mount PATH] [--slow-us US] [--stack-every N] [--no-stacks] [--out FILE] [--format json|folded|speedscope]
                                          where JuiceFS I/O spends its time: latency histograms + wall-clock stacks
   profile --off-on [--workload juicefs-metadata|juicefs-sequential | --command CMD] [--out PREFIX]
                                          the same workload profiled with the bypass off, then on

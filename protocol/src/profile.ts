@@ -90,6 +90,12 @@ export interface ProfileConfig {
   stacks: boolean;
   /** A FUSE request slower than this (µs) has its daemon stack captured. */
   slow_request_us: number;
+  /**
+   * The daemon's stacks are taken at one context switch in this many, at random, and what is
+   * added for them weighs that much more (an unbiased estimate at 1/N of the cost); counts
+   * are the switches sampled. Absent or 1: every switch.
+   */
+  stack_sample_every?: number;
 }
 
 /**
@@ -151,6 +157,8 @@ export interface ProfileStartParams {
   stacks?: boolean;
   /** Slow FUSE request threshold, µs (default PROFILE_DEFAULTS.slowRequestUs). */
   slowRequestUs?: number;
+  /** Take the daemon's stacks at one context switch in N (default PROFILE_DEFAULTS.stackSampleEvery). */
+  stackSampleEvery?: number;
   /** Interval of profile/update notifications, ms (PROFILE_LIMITS). */
   updateIntervalMs?: number;
   /** The agent stops the profile by itself after this many seconds (PROFILE_LIMITS). */
@@ -159,12 +167,14 @@ export interface ProfileStartParams {
 
 export const PROFILE_DEFAULTS = {
   slowRequestUs: 10_000,
+  stackSampleEvery: 8,
   updateIntervalMs: 1000,
   maxDurationS: 600,
 } as const;
 
 export const PROFILE_LIMITS = {
   slowRequestUs: { min: 1, max: 60_000_000 },
+  stackSampleEvery: { min: 1, max: 1024 },
   updateIntervalMs: { min: 200, max: 60_000 },
   maxDurationS: { min: 1, max: 3600 },
 } as const;

@@ -379,6 +379,7 @@ export class Manager {
       const config = {
         stacks: params.stacks ?? true,
         slow_request_us: params.slowRequestUs ?? PROFILE_DEFAULTS.slowRequestUs,
+        stack_sample_every: params.stackSampleEvery ?? PROFILE_DEFAULTS.stackSampleEvery,
       };
       const target = {
         mount,

@@ -222,7 +222,7 @@ function optInteger(p: Fields, key: string, method: string, range: { min: number
 export function parseProfileStart(params: unknown): ProfileStartParams {
   const m = ProfileStartRequest.method;
   const p = asObject(params, m);
-  onlyKnown(p, m, ['mountpoint', 'stacks', 'slowRequestUs', 'updateIntervalMs', 'maxDurationS']);
+  onlyKnown(p, m, ['mountpoint', 'stacks', 'slowRequestUs', 'stackSampleEvery', 'updateIntervalMs', 'maxDurationS']);
   const out: ProfileStartParams = {};
   const mountpoint = optString(p, 'mountpoint', m);
   if (mountpoint !== undefined) {
@@ -235,6 +235,8 @@ export function parseProfileStart(params: unknown): ProfileStartParams {
   }
   const slow = optInteger(p, 'slowRequestUs', m, PROFILE_LIMITS.slowRequestUs);
   if (slow !== undefined) out.slowRequestUs = slow;
+  const every = optInteger(p, 'stackSampleEvery', m, PROFILE_LIMITS.stackSampleEvery);
+  if (every !== undefined) out.stackSampleEvery = every;
   const interval = optInteger(p, 'updateIntervalMs', m, PROFILE_LIMITS.updateIntervalMs);
   if (interval !== undefined) out.updateIntervalMs = interval;
   const max = optInteger(p, 'maxDurationS', m, PROFILE_LIMITS.maxDurationS);

@@ -103,11 +103,12 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
   const out = value(p, 'out');
   const durationS = checkDuration(numberValue(p, 'duration', 1, 3600) ?? 10);
   const slowRequestUs = numberValue(p, 'slow-us', 1, 60_000_000);
+  const stackSampleEvery = numberValue(p, 'stack-every', 1, 1024);
   const stacks = !p.flags.has('no-stacks');
   const session = await openSession(p, io);
   const interrupt = interruptSignal();
   try {
-    const base = { mountpoint: value(p, 'mount'), slowRequestUs, stacks, signal: interrupt.signal };
+    const base = { mountpoint: value(p, 'mount'), slowRequestUs, stackSampleEvery, stacks, signal: interrupt.signal };
     if (p.flags.has('off-on')) {
       const workload = workloadOf(p);
       const r = await profileBypassOffOn(session, workload, {

@@ -29,6 +29,8 @@ export interface ProfileRunOptions {
   durationS: number;
   mountpoint?: string;
   slowRequestUs?: number;
+  /** Take stacks at one context switch in N (the agent's default when absent). */
+  stackSampleEvery?: number;
   stacks?: boolean;
   /** Live cumulative histograms, about once a second. */
   onUpdate?: (u: ProfileUpdate) => void;
@@ -65,6 +67,7 @@ export async function profileNode(session: NodeSession, opts: ProfileRunOptions)
     const started = await session.request(ProfileStartRequest, {
       mountpoint: opts.mountpoint,
       slowRequestUs: opts.slowRequestUs,
+      stackSampleEvery: opts.stackSampleEvery,
       stacks: opts.stacks,
       // The agent's own stop is the backstop if this client stalls; ours comes first.
       maxDurationS: Math.min(PROFILE_LIMITS.maxDurationS.max, Math.ceil(durationS) + 30),

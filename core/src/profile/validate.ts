@@ -230,6 +230,8 @@ export function validateProfile(input: unknown): ValidatedProfile {
         stacks: input.config.stacks !== false,
         slow_request_us: c.num(input.config.slow_request_us ?? 0, 'config.slow_request_us'),
       };
+      if (input.config.stack_sample_every !== undefined)
+        profile.config.stack_sample_every = c.num(input.config.stack_sample_every, 'config.stack_sample_every', 1);
     }
   }
   if (c.faults.length > 0) throw new ProfileValidationError(c.faults);

@@ -119,6 +119,7 @@ export class ProfileSession {
       object.setVariable('.rodata', 'daemon_tgid', u32(mount.pid));
       object.setVariable('.rodata', 'slow_ns', u64(BigInt(config.slow_request_us) * 1000n));
       object.setVariable('.rodata', 'capture_stacks', u32(config.stacks ? 1 : 0));
+      object.setVariable('.rodata', 'stack_sample_every', u32(config.stack_sample_every ?? 1));
       const programs: string[] = [];
       for (const p of object.programs()) {
         // Without stacks, sched_switch (the busiest tracepoint of all) is not even loaded.
