@@ -6,13 +6,10 @@
 // JuiceFsNotFound with the list of mounts found.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { mountUnixMeta, type UnixMetaMount } from '../../core/src/testnode/benchAccess';
 import { upNode } from '../support/node';
-import { repoRoot } from '../support/repo';
+import { runCli, type CliResult } from '../support/cli';
 
 const NAME = 'dfsitmt';
 let node: LocalNode;
@@ -27,27 +24,7 @@ after(async () => {
   await nodeDown({ name: NAME });
 });
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<CliResult> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [
-      join(repoRoot(), 'dist/cli/main.js'),
-      ...args,
-      '--node',
-      NAME,
-      '--json',
-    ]);
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--node', NAME, '--json']);
 
 interface BypassDoc {
   attached: boolean;

@@ -5,44 +5,22 @@
 // on, and leaves it off; bad input gets one line on stderr and a non-zero exit.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
 import { readProfileText } from '../../core/src/profile/files';
 import type { Profile } from '../../protocol/src';
 import { upNode } from '../support/node';
-import { repoRoot } from '../support/repo';
+import { runCli, type CliResult } from '../support/cli';
 import { speedscopeValidator } from '../support/speedscopeSchema';
 
 const NAME = 'dfsprofcli';
 let node: LocalNode;
 const dir = mkdtempSync(join(tmpdir(), 'dfs-profile-cli-'));
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<CliResult> {
-  try {
-    const r = await promisify(execFile)(
-      process.execPath,
-      [join(repoRoot(), 'dist/cli/main.js'), ...args, '--node', NAME],
-      {
-        maxBuffer: 256 << 20,
-      },
-    );
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--node', NAME]);
 
 /** Bounded I/O on the mount, started after a delay so that the profile is attached. */
 async function io(files: number, delayMs = 1000): Promise<void> {
