@@ -107,7 +107,7 @@ export async function runCommand(page: Page, title: string, options: RunCommandO
     try {
       await page.keyboard.press('F1');
       await input.waitFor({ state: 'visible', timeout: wait() });
-      await input.fill(`>${title}`);
+      await input.fill(`>${title}`, { timeout: wait() });
       await row.waitFor({ state: 'visible', timeout: wait() });
     } catch (e) {
       const listed = await rows.allInnerTexts().catch(() => []);
