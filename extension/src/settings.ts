@@ -17,7 +17,7 @@ export function readSettings(): Settings {
     'bypass.mount': c.get<string>('bypass.mount', ''),
     'verify.onSave': c.get<boolean>('verify.onSave', true),
     'build.includeDirs': c.get<string[]>('build.includeDirs', []),
-    'profile.durationSeconds': c.get<number>('profile.durationSeconds', 10),
+    'profile.durationSeconds': c.get<number>('profile.durationSeconds', PROFILE_DEFAULTS.durationS),
     'profile.slowRequestUs': c.get<number>('profile.slowRequestUs', PROFILE_DEFAULTS.slowRequestUs),
   };
 }

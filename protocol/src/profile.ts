@@ -166,6 +166,8 @@ export interface ProfileStartParams {
 }
 
 export const PROFILE_DEFAULTS = {
+  /** How long a client profiles when not told (CLI --duration, the extension's first pick). */
+  durationS: 10,
   slowRequestUs: 10_000,
   stackSampleEvery: 8,
   updateIntervalMs: 1000,

@@ -11,6 +11,7 @@ import {
   SettingKeys,
   SettingsSection,
 } from '../../extension/src/contributions';
+import { PROFILE_DEFAULTS } from '../../protocol/src';
 import { repoRoot } from '../support/repo';
 
 interface Manifest {
@@ -44,4 +45,10 @@ test('settings in the registry equal the contributed configuration', () => {
 test('no setting stores a password or passphrase', () => {
   for (const k of Object.keys(pkg.contributes.configuration.properties))
     assert.doesNotMatch(k, /pass(word|phrase)|secret/i);
+});
+
+test("the profile settings' defaults in package.json are protocol's PROFILE_DEFAULTS", () => {
+  const props = pkg.contributes.configuration.properties as Record<string, { default?: unknown }>;
+  assert.equal(props['dfsEbpf.profile.durationSeconds']?.default, PROFILE_DEFAULTS.durationS);
+  assert.equal(props['dfsEbpf.profile.slowRequestUs']?.default, PROFILE_DEFAULTS.slowRequestUs);
 });

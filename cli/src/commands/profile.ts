@@ -8,7 +8,7 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ErrorCode, type Profile, type ProfileExportFormat } from '@dfs/protocol';
+import { ErrorCode, PROFILE_DEFAULTS, type Profile, type ProfileExportFormat } from '@dfs/protocol';
 import { DfsError } from '@dfs/core/errors';
 import { compareProfiles, comparisonTable } from '@dfs/core/profile/compare';
 import { exportProfile, ProfileFileError, readProfileText } from '@dfs/core/profile/files';
@@ -101,7 +101,7 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
   }
   const format = formatOf(p);
   const out = value(p, 'out');
-  const durationS = checkDuration(numberValue(p, 'duration', 1, 3600) ?? 10);
+  const durationS = checkDuration(numberValue(p, 'duration', 1, 3600) ?? PROFILE_DEFAULTS.durationS);
   const slowRequestUs = numberValue(p, 'slow-us', 1, 60_000_000);
   const stackSampleEvery = numberValue(p, 'stack-every', 1, 1024);
   const stacks = !p.flags.has('no-stacks');
