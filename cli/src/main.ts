@@ -87,7 +87,8 @@ async function run(argv: string[]): Promise<number> {
 }
 
 run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // Exit once stdout has drained: a large --json document to a pipe is written asynchronously.
+  (code) => process.stdout.write('', () => process.exit(code)),
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`dfs-ebpf: ${err.message}\n`);
