@@ -59,9 +59,10 @@ struct inflight {
 	__u32 tgid;
 };
 
-/* A syscall of a process on the mount, from enter to exit (keyed by thread id). */
-#define CALL_ON_MOUNT 1u /* the file is on the mount */
-#define CALL_HIT 2u      /* the thread sent a FUSE request on the connection during the call */
+/* A syscall of a process on the mount, from enter to exit (the thread's task storage). */
+#define CALL_ACTIVE 1u   /* between a measured sys_enter and its sys_exit */
+#define CALL_ON_MOUNT 2u /* the file is on the mount */
+#define CALL_HIT 4u      /* the thread sent a FUSE request on the connection during the call */
 struct call {
 	__u64 ts;
 	__u32 sys;
@@ -77,7 +78,7 @@ struct rtt {
 	__u8 layer;
 };
 
-/* A daemon thread's last switch: out (with its stacks) or in. */
+/* A daemon thread's last switch: out (with its stacks) or in (its task storage). */
 struct thread {
 	__u64 out_ns;
 	__u64 in_ns;
@@ -99,10 +100,16 @@ struct {
 	__type(value, struct inflight);
 } prof_inflight SEC(".maps");
 
+/*
+ * Per-thread state lives in task storage, not in hashes keyed by thread id: found through the
+ * task in a few loads, written in place, freed with the task or the map; no hashing, no bucket
+ * lock, no insert and delete per syscall or context switch (these two run on every syscall
+ * and every switch of the node, so they are most of the profiler's cost).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call);
 } prof_calls SEC(".maps");
 
@@ -121,9 +128,9 @@ struct {
 } prof_endpoints SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread);
 } prof_threads SEC(".maps");
 
@@ -292,8 +299,7 @@ int BPF_PROG(prof_fuse_send, const struct fuse_req *req)
 	if (bpf_map_update_elem(&prof_inflight, &k, &v, BPF_ANY))
 		DROP(inflight);
 	/* The calling thread's syscall (a stat, an open) reached the daemon: it is on the mount. */
-	__u32 tid = (__u32)id;
-	struct call *c = bpf_map_lookup_elem(&prof_calls, &tid);
+	struct call *c = bpf_task_storage_get(&prof_calls, bpf_get_current_task_btf(), 0, 0);
 	if (c)
 		c->flags |= CALL_HIT;
 	return 0;
@@ -362,36 +368,33 @@ int BPF_PROG(prof_switch, bool preempt, struct task_struct *prev, struct task_st
 	__u64 weight = stack_sample_every > 1 ? stack_sample_every : 1;
 	if (out) {
 		/* Switch-out: this still runs on prev, so the stacks are prev's. */
-		__u32 tid = prev->pid;
-		__s32 kstack = STACK_NOT_SAMPLED, ustack = STACK_NOT_SAMPLED;
-		if (weight == 1 || bpf_get_prandom_u32() % weight == 0)
-			stacks_of(ctx, &kstack, &ustack);
-		struct thread *t = bpf_map_lookup_elem(&prof_threads, &tid);
-		if (t) {
-			if (kstack != STACK_NOT_SAMPLED && t->in_ns && now > t->in_ns)
-				stack_add(kstack, ustack, PROF_KIND_ONCPU, (now - t->in_ns) * weight);
+		struct thread *t = bpf_task_storage_get(&prof_threads, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!t) {
+			DROP(calls);
+		} else {
+			__s32 kstack = STACK_NOT_SAMPLED, ustack = STACK_NOT_SAMPLED;
+			if (weight == 1 || bpf_get_prandom_u32() % weight == 0) {
+				stacks_of(ctx, &kstack, &ustack);
+				/* A fresh thread has no slice yet (in_ns 0): nothing on-CPU to add. */
+				if (t->in_ns && now > t->in_ns)
+					stack_add(kstack, ustack, PROF_KIND_ONCPU, (now - t->in_ns) * weight);
+			}
 			t->out_ns = now;
 			t->in_ns = 0;
 			t->kstack = kstack;
 			t->ustack = ustack;
-		} else {
-			struct thread n = {.out_ns = now, .kstack = kstack, .ustack = ustack};
-			if (bpf_map_update_elem(&prof_threads, &tid, &n, BPF_NOEXIST))
-				DROP(calls);
 		}
 	}
 	if (in) {
-		__u32 tid = next->pid;
-		struct thread *t = bpf_map_lookup_elem(&prof_threads, &tid);
-		if (t) {
-			if (t->kstack != STACK_NOT_SAMPLED && t->out_ns && now > t->out_ns)
+		struct thread *t = bpf_task_storage_get(&prof_threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!t) {
+			DROP(calls);
+		} else {
+			/* A fresh thread (out_ns 0) was switched out before the profile began. */
+			if (t->out_ns && t->kstack != STACK_NOT_SAMPLED && now > t->out_ns)
 				stack_add(t->kstack, t->ustack, PROF_KIND_OFFCPU, (now - t->out_ns) * weight);
 			t->out_ns = 0;
 			t->in_ns = now;
-		} else {
-			struct thread n = {.in_ns = now, .kstack = -1, .ustack = -1};
-			if (bpf_map_update_elem(&prof_threads, &tid, &n, BPF_NOEXIST))
-				DROP(calls);
 		}
 	}
 	return 0;

@@ -168,7 +168,6 @@ int BPF_PROG(prof_sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	__u32 sys = (__u32)s;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	if ((id >> 32) == daemon_tgid) {
 		struct sysargs args;
 		read_args(regs, &args);
@@ -178,7 +177,7 @@ int BPF_PROG(prof_sys_enter, struct pt_regs *regs, long nr)
 	if (sys >= PROF_SYS_SENDTO)
 		return 0; /* socket calls matter only for the daemon */
 	/* Other processes: only the arguments needed, read as late as possible (hot path). */
-	struct call c = {.sys = sys};
+	__u32 cflags = CALL_ACTIVE;
 	unsigned long flags = 0;
 	if (sys == PROF_SYS_NEWFSTATAT)
 		flags = PT_REGS_PARM4_SYSCALL(regs); /* newfstatat(dfd, path, statbuf, flags) */
@@ -188,12 +187,18 @@ int BPF_PROG(prof_sys_enter, struct pt_regs *regs, long nr)
 		/* fd-based, or fstat through newfstatat/statx(fd, "", AT_EMPTY_PATH) */
 		if (!on_mount(fd_file((long)PT_REGS_PARM1_SYSCALL(regs))))
 			return 0;
-		c.flags = CALL_ON_MOUNT;
+		cflags |= CALL_ON_MOUNT;
 	}
 	/* A path call is kept until its exit tells whether it reached the mount. */
-	c.ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&prof_calls, &tid, &c, BPF_ANY))
+	struct call *c = bpf_task_storage_get(&prof_calls, bpf_get_current_task_btf(), 0,
+					      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
 		DROP(calls);
+		return 0;
+	}
+	c->sys = sys;
+	c->flags = cflags;
+	c->ts = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -211,20 +216,19 @@ int BPF_PROG(prof_sys_exit, struct pt_regs *regs, long ret)
 	if (s < 0)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	if ((id >> 32) == daemon_tgid) {
 		struct sysargs args;
 		read_args(regs, &args);
 		daemon_exit((__u32)s, &args, ret);
 		return 0;
 	}
-	struct call *c = bpf_map_lookup_elem(&prof_calls, &tid);
-	if (!c)
+	struct call *c = bpf_task_storage_get(&prof_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!c || !(c->flags & CALL_ACTIVE) || c->sys != (__u32)s)
 		return 0;
 	__u64 ts = c->ts;
 	__u32 sys = c->sys;
 	int counted = c->flags & (CALL_ON_MOUNT | CALL_HIT);
-	bpf_map_delete_elem(&prof_calls, &tid);
+	c->flags = 0;
 	if (!counted && (sys == PROF_SYS_OPENAT || sys == PROF_SYS_OPEN) && ret >= 0)
 		counted = on_mount(fd_file(ret));
 	if (counted)

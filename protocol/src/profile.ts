@@ -138,7 +138,7 @@ export interface Profile {
   cost: ProgramCost[];
   /**
    * Seconds during which `cost` was counted: the kernel's run-time statistics slow every BPF
-   * program on the node while on, so the agent keeps them on 1 s in every 5 s. Absent: the
+   * program on the node while on, so the agent keeps them on 1 s in every 10 s. Absent: the
    * whole profile.
    */
   cost_sampled_s?: number;
@@ -169,7 +169,7 @@ export const PROFILE_DEFAULTS = {
   /** How long a client profiles when not told (CLI --duration, the extension's first pick). */
   durationS: 10,
   slowRequestUs: 10_000,
-  stackSampleEvery: 8,
+  stackSampleEvery: 32,
   updateIntervalMs: 1000,
   maxDurationS: 600,
 } as const;

@@ -69,7 +69,7 @@ function syscallTable(): [number, number][] {
 }
 
 /** Run-time statistics duty cycle: on for the first STATS_ON_MS of every STATS_PERIOD_MS. */
-const STATS_PERIOD_MS = 5000;
+const STATS_PERIOD_MS = 10_000;
 const STATS_ON_MS = 1000;
 
 export class ProfileSession {
