@@ -23,7 +23,12 @@ const PURE_PROFILE = [
   'files',
   'summary',
 ];
-const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')}))$`;
+/**
+ * The BTF reader and map codec (core/src/btf/): pure in the same way; they may also import
+ * `../errors` (DfsError), which itself imports only the protocol.
+ */
+const PURE_BTF = ['parse', 'codec', 'shape', 'elf', 'index'];
+const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')})|btf/(?:${PURE_BTF.join('|')}))$`;
 /** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
 const webviewImports = (extra) => ({
   regex: `^(?!@dfs/protocol$|${pureCore}|\\.{1,2}/${extra})`,
@@ -96,6 +101,23 @@ export default tseslint.config(
               regex: `^(?!@dfs/protocol$|\\./(?:${PURE_PROFILE.join('|')})$)`,
               message:
                 'a pure module imports only @dfs/protocol and the other pure modules: it runs in the webviews too',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: PURE_BTF.map((m) => `core/src/btf/${m}.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?!@dfs/protocol$|\\.\\./errors$|\\./(?:${PURE_BTF.join('|')})$)`,
+              message:
+                'a pure module imports only @dfs/protocol, ../errors and the other pure modules: it runs in the webviews too',
             },
           ],
         },

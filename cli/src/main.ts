@@ -10,6 +10,7 @@ import { parseArgs, UsageError, type OptionSpec } from './args';
 import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
 import { benchCommand } from './commands/bench';
 import { buildCommand, verifyCommand } from './commands/build';
+import { mapsCommand } from './commands/maps';
 import { nodeCommand } from './commands/node';
 import { profileCommand } from './commands/profile';
 import type { Io } from './output';
@@ -38,6 +39,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'off-on': {},
   workload: { value: true },
   command: { value: true },
+  yes: {},
 };
 
 const USAGE = `usage: dfs-ebpf <command> [options]
@@ -55,6 +57,10 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   profile --off-on [--workload juicefs-metadata|juicefs-sequential | --command CMD] [--out PREFIX]
                                          the same workload profiled with the bypass off, then on
   profile --compare A B                  per-layer and per-frame differences of two profile files
+  maps list                              the node's BPF maps (ours marked)
+  maps dump MAP                          a map's entries decoded through BTF (MAP: name or id)
+  maps update MAP KEY VALUE [--yes]      write one entry; KEY and VALUE as JSON, as dump prints them
+  maps delete MAP KEY [--yes]            delete one entry (--yes: the map is not ours, change it anyway)
 common options: --node NAME|user@host[:port]  --json  --verbose`;
 
 async function run(argv: string[]): Promise<number> {
@@ -81,6 +87,8 @@ async function run(argv: string[]): Promise<number> {
       return verifyCommand(p, io);
     case 'profile':
       return profileCommand(p, io);
+    case 'maps':
+      return mapsCommand(p, io);
     default:
       throw new UsageError(`unknown command "${p.positionals[0] ?? ''}"\n${USAGE}`);
   }

@@ -6,3 +6,4 @@ export * from './errors';
 export * from './bypass';
 export * from './webview';
 export * from './units';
+export * from './inspect';

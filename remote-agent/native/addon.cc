@@ -1,12 +1,14 @@
 // Module entry point: registers the JS API declared in remote-agent/src/native.ts
 // and owns the small module-level functions (version, feature probes, CPU count).
 // BpfObject lives in object.cc, BpfLink in link.cc, fd-level ops in kernel_ops.cc,
-// the ring buffer poll, run-time stats and map dumps in profile_ops.cc.
+// the ring buffer poll, run-time stats and map dumps in profile_ops.cc, the explorer's and map
+// inspector's queries (map pages, details by id, sockets by cookie) in inspect_*.cc.
 #include <bpf/libbpf.h>
 #include <napi.h>
 
 #include "addon.h"
 #include "errors.h"
+#include "inspect_ops.h"
 #include "kernel_ops.h"
 #include "link.h"
 #include "names.h"
@@ -92,6 +94,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<EnableRunTimeStats>(env, exports, "enableRunTimeStats");
   Export<ProgramStats>(env, exports, "programStats");
   Export<MapDump>(env, exports, "mapDump");
+  Export<MapReadPage>(env, exports, "mapReadPage");
+  Export<MapInfoByFd>(env, exports, "mapInfoByFd");
+  Export<MapInfoById>(env, exports, "mapInfoById");
+  Export<BtfInfoById>(env, exports, "btfInfoById");
+  Export<ProgInfoById>(env, exports, "progInfoById");
+  Export<AllLinkIds>(env, exports, "allLinkIds");
+  Export<LinkInfoById>(env, exports, "linkInfoById");
+  Export<LinkDetachById>(env, exports, "linkDetachById");
+  Export<RingBufferPositions>(env, exports, "ringBufferPositions");
+  Export<SocketsByCookie>(env, exports, "socketsByCookie");
   return exports;
 }
 

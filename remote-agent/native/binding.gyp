@@ -14,6 +14,9 @@
       "sources": [
         "addon.cc",
         "errors.cc",
+        "inspect_ids.cc",
+        "inspect_ops.cc",
+        "inspect_sockets.cc",
         "kernel_ops.cc",
         "link.cc",
         "names.cc",

@@ -30,7 +30,7 @@ const EINVAL = 22;
 const EOPNOTSUPP = 95;
 const ENOTSUPP = 524;
 
-function isNativeError(err: unknown): err is NativeError {
+export function isNativeError(err: unknown): err is NativeError {
   return err instanceof Error && typeof (err as Partial<NativeError>).errno === 'number';
 }
 

@@ -31,6 +31,7 @@ import {
   PROFILE_DEFAULTS,
 } from '@dfs/protocol';
 import { randomUUID } from 'node:crypto';
+import { Inspector } from './inspect';
 import { RunningProfile } from './profile/running';
 import { ProfileSession } from './profile/session';
 import { mountDevice, profileEndpoints } from './profile/target';
@@ -61,6 +62,8 @@ export class Manager {
   private sendUpdate: ((u: ProfileUpdate) => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly features;
+  /** The node explorer and map inspector of this connection. */
+  readonly inspector: Inspector;
 
   constructor(
     private readonly addon: Addon,
@@ -69,6 +72,7 @@ export class Manager {
     private readonly bundleDir: string,
   ) {
     this.features = probeFeatures(addon, join(bundleDir, 'bpf', 'probes'));
+    this.inspector = new Inspector(addon, log);
   }
 
   /** Run a mutation after every earlier one has finished. */
@@ -462,6 +466,7 @@ export class Manager {
 
   /** Release every attachment now (synchronous: safe in exit and signal handlers). */
   dispose(): void {
+    this.inspector.dispose();
     if (this.profile) {
       this.profile.dispose();
       this.profile = null;

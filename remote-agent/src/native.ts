@@ -139,6 +139,161 @@ export interface MapFdInfo {
   maxEntries: number;
 }
 
+/** One page of a map's entries (mapReadPage). */
+export interface MapPage {
+  /** `count` keys of the map's key size, back to back. */
+  keys: Buffer;
+  /**
+   * `count` values of the size the syscalls use, back to back: the value size, except per-CPU
+   * maps (every possible CPU's slot, each rounded up to 8 bytes) and fd maps (a 4-byte id).
+   */
+  values: Buffer;
+  count: number;
+  /** Pass back for the next page; null when the map has no more entries. Opaque. */
+  cursor: Buffer | null;
+  /** True when the page came from BPF_MAP_LOOKUP_BATCH, false from get_next_key + lookup. */
+  batched: boolean;
+}
+
+/** Every field of the kernel's bpf_map_info that the explorer shows (mapInfoById/mapInfoByFd). */
+export interface MapDetails {
+  id: number;
+  /** libbpf's name for the map type, e.g. "hash", "percpu_array", "sockhash", "ringbuf". */
+  type: string;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  /** Offloaded to this device, else 0. */
+  ifindex: number;
+  /** BTF object of the key/value types (0: none); read it with btfInfoById. */
+  btfId: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+  /** struct_ops maps: the value type in kernel BTF (btfVmlinuxId), else 0. */
+  btfVmlinuxValueTypeId: number;
+  btfVmlinuxId: number;
+  /** Kind-specific: a bloom filter's hash count, an arena's user address; else 0n. */
+  mapExtra: bigint;
+  /** BPF_MAP_FREEZE was applied (user space can no longer write), as the map's fdinfo says. */
+  frozen: boolean;
+}
+
+/** A BTF object by id (btfInfoById). */
+export interface BtfDetails {
+  id: number;
+  /** "vmlinux", a module's name for kernel BTF; "" for the BTF a program or map was loaded with. */
+  name: string;
+  /** True for the kernel's own BTF (vmlinux and modules), false for BTF loaded from user space. */
+  kernel: boolean;
+  /** The raw BTF (header, types, strings) exactly as the kernel holds it; starts with 0x9f 0xeb. */
+  data: Buffer;
+}
+
+/** Every field of the kernel's bpf_prog_info that the explorer shows (progInfoById). */
+export interface ProgDetails {
+  id: number;
+  /** libbpf's name for the program type, e.g. "tracing", "sock_ops", "sk_msg". */
+  type: string;
+  name: string;
+  /** The kernel's 8-byte program tag, 16 lowercase hex digits (as bpftool prints it). */
+  tag: string;
+  gplCompatible: boolean;
+  /** When it was loaded, in ns since boot (CLOCK_BOOTTIME). */
+  loadTime: bigint;
+  createdByUid: number;
+  mapIds: number[];
+  /** BTF object of the program's own types (0: none). */
+  btfId: number;
+  /** tracing/lsm/ext programs: the BTF object (1 is vmlinux) and type id they attach to, else 0. */
+  attachBtfObjId: number;
+  attachBtfId: number;
+  /** Counted only while enableRunTimeStats' fd is open (or kernel.bpf_stats_enabled is 1). */
+  runTimeNs: number;
+  runCnt: number;
+  recursionMisses: number;
+  verifiedInsns: number;
+  xlatedProgLen: number;
+  /** 0 when the program is not JIT-compiled. */
+  jitedProgLen: number;
+}
+
+/**
+ * A BPF link by id (linkInfoById). `type` is libbpf's link type name ("raw_tracepoint",
+ * "tracing", "cgroup", "iter", "netns", "xdp", "perf_event", "kprobe_multi", "struct_ops",
+ * "netfilter", "tcx", "uprobe_multi", "netkit", "sockmap", or "unknown(N)" for a newer kind);
+ * the optional fields are present exactly for the types listed beside them.
+ */
+export interface LinkDetails {
+  id: number;
+  type: string;
+  progId: number;
+  /** libbpf's attach type name: tracing, cgroup, netns, tcx, netkit, sockmap. */
+  attachType?: string;
+  /** raw_tracepoint; perf_event with perfEventType "tracepoint". */
+  tpName?: string;
+  /** raw_tracepoint, tracing, perf_event (except "unspec"). */
+  cookie?: bigint;
+  /** tracing: the BTF object (or, for freplace, the program) and the BTF type attached to. */
+  targetObjId?: number;
+  targetBtfId?: number;
+  /** cgroup: the cgroup's id (its inode number in cgroupfs). */
+  cgroupId?: bigint;
+  /** iter: the iterator target, e.g. "bpf_map_elem". */
+  targetName?: string;
+  /** netns: the namespace's inode number. */
+  netnsIno?: number;
+  /** xdp, tcx, netkit. */
+  ifindex?: number;
+  /** struct_ops, sockmap (0 once a sockmap link is detached). */
+  mapId?: number;
+  /** netfilter. */
+  pf?: number;
+  hooknum?: number;
+  priority?: number;
+  /** netfilter, kprobe_multi, uprobe_multi. */
+  flags?: number;
+  /** kprobe_multi, uprobe_multi: number of probed addresses. */
+  count?: number;
+  /** kprobe_multi; perf_event kprobe/kretprobe. */
+  missed?: bigint;
+  /** uprobe_multi; perf_event uprobe/uretprobe: the probed file. */
+  path?: string;
+  /** uprobe_multi: the process it is limited to, else 0. */
+  pid?: number;
+  /** perf_event: which kind of perf event the program is attached through. */
+  perfEventType?: 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'event' | 'unspec';
+  /** perf_event kprobe/kretprobe. */
+  funcName?: string;
+  addr?: bigint;
+  /** perf_event kprobe/kretprobe (from funcName) and uprobe/uretprobe (in path). */
+  offset?: number;
+  /** perf_event "event": perf_event_attr's config and type. */
+  config?: bigint;
+  eventType?: number;
+}
+
+/** A TCP socket of the agent's network namespace, found by its socket cookie (socketsByCookie). */
+export interface SocketByCookie {
+  cookie: bigint;
+  family: 'inet' | 'inet6';
+  /**
+   * The kernel's TCP state, lowercased without TCP_: "established", "syn_sent", "syn_recv",
+   * "fin_wait1", "fin_wait2", "time_wait", "close", "close_wait", "last_ack", "listen",
+   * "closing", "new_syn_recv", "bound_inactive".
+   */
+  state: string;
+  /** Local address and port ("::ffff:a.b.c.d" for a v4-mapped inet6 socket). */
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  /** The socket's inode (as in /proc/<pid>/fd links "socket:[inode]"); 0 for time-wait. */
+  inode: number;
+  uid: number;
+}
+
 export interface Addon {
   /** "v1.7": the libbpf linked into the addon (scripts/libbpf.mjs). */
   libbpfVersion(): string;
@@ -195,6 +350,58 @@ export interface Addon {
    * it, else get_next_key + lookup. Per-CPU values hold every CPU's slot (value size rounded to 8).
    */
   mapDump(mapFd: number, maxEntries: number): { key: Buffer; value: Buffer }[];
+
+  /**
+   * One page of a map's entries, at most maxEntries (1..65,536) and at most 64 MiB of keys and
+   * values (fewer entries when they are large); memory and syscalls follow the page, never the
+   * map's size. cursor null starts at the beginning; the returned cursor is null when there is
+   * nothing more (the last page may be empty, and a page of a sparse sockmap or program array may
+   * end short after skipping 65,536 empty slots). Uses BPF_MAP_LOOKUP_BATCH, whose cursor is the
+   * kernel's token (a hash bucket, an array index), where the kind has it (hash, LRU, per-CPU
+   * and array kinds), else get_next_key + lookup from the last key (sockhash, sockmap, program
+   * arrays, LPM tries, ...): there an entry deleted meanwhile is skipped, and if the cursor's own
+   * key was deleted a hash map starts over. One hash bucket is never split, so a page exceeds
+   * maxEntries only when a single bucket holds more. A sockhash/sockmap value is the socket's
+   * cookie (u64, see socketsByCookie). Throws NativeError EOPNOTSUPP (op "mapReadPage") for kinds
+   * without listable entries: no keys (ringbuf, queue, stack, bloom filter, arena), fd arrays
+   * (perf_event_array, cgroup_array), fd-keyed storage, sockmaps with 4-byte values.
+   */
+  mapReadPage(mapFd: number, cursor: Buffer | null, maxEntries: number): MapPage;
+  /** mapInfo with every bpf_map_info field the explorer shows, and frozen. */
+  mapInfoByFd(mapFd: number): MapDetails;
+  /**
+   * The map with this kernel id, or null when no such map exists. Opens the map for the call:
+   * never use it on ids that may be a bypass stub's program array (see ARCHITECTURE.md).
+   */
+  mapInfoById(id: number): MapDetails | null;
+  /** The BTF object with this id (BPF_BTF_GET_FD_BY_ID), at most 64 MiB (E2BIG), or null if gone. */
+  btfInfoById(id: number): BtfDetails | null;
+  /** The program with this kernel id, or null when no such program exists. */
+  progInfoById(id: number): ProgDetails | null;
+  /** Ids of every BPF link in the kernel (bpf_link_get_next_id; opens nothing). */
+  allLinkIds(): number[];
+  /** The link with this kernel id, or null when no such link exists. */
+  linkInfoById(id: number): LinkDetails | null;
+  /**
+   * BPF_LINK_DETACH of the link with this id (whoever owns it): true when detached, false when no
+   * such link exists. The link itself stays, defunct (a sockmap link then shows mapId 0), until
+   * its owner closes it. Throws NativeError EOPNOTSUPP (op "bpf_link_detach") for kinds the kernel
+   * cannot detach, e.g. raw_tracepoint (how libbpf attaches tp_btf programs) on 6.18.
+   */
+  linkDetachById(id: number): boolean;
+  /**
+   * The positions of a BPF_MAP_TYPE_RINGBUF (mapped read-only for the call): size is the data
+   * area in bytes, producer - consumer the bytes written and not yet consumed. Throws
+   * NativeError EINVAL for any other map, a user_ringbuf included.
+   */
+  ringBufferPositions(mapFd: number): { size: number; consumer: bigint; producer: bigint };
+  /**
+   * The TCP sockets (IPv4 and IPv6, every state) whose socket cookies are among `cookies` (at
+   * most 2^20), by a NETLINK_SOCK_DIAG dump of the agent's own network namespace: sockets of
+   * other namespaces are never found. Order is the kernel's; a cookie with no socket is simply
+   * absent. Stops reading once all are found; throws NativeError E2BIG past 1,000,000 sockets.
+   */
+  socketsByCookie(cookies: bigint[]): SocketByCookie[];
 }
 
 let cached: Addon | undefined;

@@ -198,7 +198,11 @@ test(
     try {
       const started = await session.request(ProfileStartRequest, { updateIntervalMs: 200, slowRequestUs: 2000 });
       assert.equal(started.mountpoint, node.mountpoint);
-      assert.deepEqual(started.config, { stacks: true, slow_request_us: 2000, stack_sample_every: PROFILE_DEFAULTS.stackSampleEvery });
+      assert.deepEqual(started.config, {
+        stacks: true,
+        slow_request_us: 2000,
+        stack_sample_every: PROFILE_DEFAULTS.stackSampleEvery,
+      });
       const footprint = footprintSince(progsBefore);
       t.diagnostic(`loaded: ${footprint.progs.length} programs, ${footprint.maps.length} maps`);
       assert.equal(footprint.progs.length, PROFILER_PROGRAMS.length, 'the profiler programs are loaded');

@@ -10,7 +10,7 @@ import {
   parseInitialize,
   parseProfileStart,
   parseProfileStop,
-} from '../../remote-agent/src/server';
+} from '../../remote-agent/src/params';
 import { PROFILE_LIMITS } from '../../protocol/src';
 
 function rejects(fn: () => unknown, field: RegExp): void {

@@ -19,7 +19,7 @@ import {
 } from '../../protocol/src';
 import { nodeKernelHeaders, vmlinuxCacheDir } from '../../core/src/build/vmlinux';
 import { DfsError } from '../../core/src/errors';
-import { parseKernelBtf } from '../../remote-agent/src/server';
+import { parseKernelBtf } from '../../remote-agent/src/params';
 
 const cache = mkdtempSync(join(tmpdir(), 'dfs-vmlinux-cache-'));
 const saved = process.env.XDG_CACHE_HOME;

@@ -1,0 +1,142 @@
+/**
+ * A map's entries as JSON and back (pure): the key and value codecs of a map from its BTF
+ * (core/src/btf), per-CPU values as one element per CPU, and a hex fallback for maps without
+ * BTF (keys and values as "0x…" strings of their exact size). Decoding a page of raw bytes
+ * and encoding a user's key and value both go through here, for the CLI and the extension.
+ */
+
+import { ErrorCode, type MapBtf, type MapPage, type MapSummary } from '@dfs/protocol';
+import { codecFor, parseBtf, type Codec, type JsonValue } from '../btf';
+import { DfsError } from '../errors';
+
+/** How the bytes of one key or value become JSON and back. */
+export interface Part {
+  size: number;
+  /** "struct fx_record", or "8 bytes (no BTF)". */
+  typeName: string;
+  decode(bytes: Uint8Array, offset: number): JsonValue;
+  encode(value: unknown, path: string): Uint8Array;
+}
+
+export interface MapCodecs {
+  map: MapSummary;
+  key: Part;
+  value: Part;
+  /** Per-CPU map: a value is an array with one element per CPU. */
+  perCpu: boolean;
+  cpus: number;
+  /** Bytes of one entry's value as the kernel hands it out (every CPU's slot, each rounded to 8). */
+  stride: number;
+  /** Whether the types came from BTF (false: hex). */
+  btf: boolean;
+}
+
+const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
+
+function hexPart(size: number): Part {
+  return {
+    size,
+    typeName: `${size} bytes (no BTF)`,
+    decode: (bytes, offset) => '0x' + Buffer.from(bytes.subarray(offset, offset + size)).toString('hex'),
+    encode: (value, path) => {
+      const hex = typeof value === 'string' ? value.replace(/^0x/i, '') : undefined;
+      if (hex === undefined || hex.length !== size * 2 || !/^[0-9a-fA-F]*$/.test(hex)) {
+        throw new DfsError(
+          ErrorCode.BadRequest,
+          `${path}: this map has no BTF, so give "0x" and ${size * 2} hex digits (${size} bytes)`,
+        );
+      }
+      return Uint8Array.from(Buffer.from(hex, 'hex'));
+    },
+  };
+}
+
+function btfPart(codec: Codec): Part {
+  return {
+    size: codec.size,
+    typeName: codec.typeName,
+    decode: (bytes, offset) => codec.decode(bytes, offset),
+    encode: (value, path) => codec.encode(value, path),
+  };
+}
+
+/** The codecs of a map from maps/btf; types whose size disagrees with the map's fall back to hex. */
+export function mapCodecs(info: MapBtf): MapCodecs {
+  const { map, cpus } = info;
+  const perCpu = PER_CPU.has(map.type);
+  let key: Part = hexPart(map.key_size);
+  let value: Part = hexPart(map.value_size);
+  let btf = false;
+  if (info.btf !== null && map.btf_value_type_id !== 0) {
+    const types = parseBtf(Uint8Array.from(Buffer.from(info.btf, 'base64')));
+    const v = codecFor(types, map.btf_value_type_id);
+    if (v.size === map.value_size) {
+      value = btfPart(v);
+      btf = true;
+    }
+    if (map.btf_key_type_id !== 0) {
+      const k = codecFor(types, map.btf_key_type_id);
+      if (k.size === map.key_size) key = btfPart(k);
+    }
+  }
+  const slot = Math.ceil(map.value_size / 8) * 8;
+  return { map, key, value, perCpu, cpus, stride: perCpu ? slot * cpus : map.value_size, btf };
+}
+
+export interface Entry {
+  key: JsonValue;
+  /** Per-CPU maps: one element per CPU. */
+  value: JsonValue;
+}
+
+/** Decode one page of raw entries. */
+export function decodePage(c: MapCodecs, page: MapPage): Entry[] {
+  const keys = Uint8Array.from(Buffer.from(page.keys, 'base64'));
+  const values = Uint8Array.from(Buffer.from(page.values, 'base64'));
+  const stride = page.count > 0 ? values.length / page.count : c.stride;
+  if (page.count > 0 && (keys.length !== page.count * c.key.size || stride !== c.stride)) {
+    throw new DfsError(
+      ErrorCode.Internal,
+      `map ${c.map.id}: the agent sent ${keys.length} key bytes and ${values.length} value bytes for ${page.count} entries (expected ${c.key.size} and ${c.stride} each)`,
+    );
+  }
+  const slot = Math.ceil(c.map.value_size / 8) * 8;
+  const out: Entry[] = new Array<Entry>(page.count);
+  for (let i = 0; i < page.count; i++) {
+    const key = c.key.decode(keys, i * c.key.size);
+    const base = i * c.stride;
+    let value: JsonValue;
+    if (c.perCpu) {
+      const per: JsonValue[] = new Array<JsonValue>(c.cpus);
+      for (let cpu = 0; cpu < c.cpus; cpu++) per[cpu] = c.value.decode(values, base + cpu * slot);
+      value = per;
+    } else {
+      value = c.value.decode(values, base);
+    }
+    out[i] = { key, value };
+  }
+  return out;
+}
+
+/** A key from JSON, checked against the map's key type. */
+export function encodeKey(c: MapCodecs, key: unknown): Buffer {
+  return Buffer.from(c.key.encode(key, 'key'));
+}
+
+/**
+ * A value from JSON, checked against the map's value type; per-CPU maps take an array with
+ * one element per CPU (the shape `maps dump` prints).
+ */
+export function encodeValue(c: MapCodecs, value: unknown): Buffer {
+  if (!c.perCpu) return Buffer.from(c.value.encode(value, 'value'));
+  if (!Array.isArray(value) || value.length !== c.cpus) {
+    throw new DfsError(
+      ErrorCode.BadRequest,
+      `value: map ${c.map.name} is per-CPU, so give an array of ${c.cpus} values (one per CPU), as maps dump prints it`,
+    );
+  }
+  const slot = Math.ceil(c.map.value_size / 8) * 8;
+  const out = Buffer.alloc(c.stride);
+  value.forEach((v, cpu) => out.set(c.value.encode(v, `value[${cpu}]`), cpu * slot));
+  return out;
+}
