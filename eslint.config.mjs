@@ -28,6 +28,8 @@ const PURE_PROFILE = [
  * `../errors` (DfsError), which itself imports only the protocol.
  */
 const PURE_BTF = ['parse', 'codec', 'shape', 'elf', 'index'];
+/** The map inspector's table (core/src/inspect/table.ts; entries.ts uses Node's Buffer and is not pure). */
+const PURE_INSPECT = ['table', 'programs'];
 const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')})|btf/(?:${PURE_BTF.join('|')}))$`;
 /** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
 const webviewImports = (extra) => ({
@@ -118,6 +120,22 @@ export default tseslint.config(
               regex: `^(?!@dfs/protocol$|\\.\\./errors$|\\./(?:${PURE_BTF.join('|')})$)`,
               message:
                 'a pure module imports only @dfs/protocol, ../errors and the other pure modules: it runs in the webviews too',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: PURE_INSPECT.map((m) => `core/src/inspect/${m}.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?!@dfs/protocol$|\\.\\./errors$|\\.\\./btf$|\\./entries$)`,
+              message: 'a pure module imports only @dfs/protocol, ../errors, ../btf (and types of ./entries)',
             },
           ],
         },

@@ -5,6 +5,7 @@
  */
 
 import type { Uri } from 'vscode';
+import type { ExplorerItem } from './inspect/nodeExplorer';
 
 export const Commands = {
   connect: 'dfsEbpf.connect',
@@ -20,6 +21,11 @@ export const Commands = {
   profileNode: 'dfsEbpf.profileNode',
   compareProfiles: 'dfsEbpf.compareProfiles',
   profileBypassOffOn: 'dfsEbpf.profileBypassOffOn',
+  openMap: 'dfsEbpf.openMap',
+  refreshNodeExplorer: 'dfsEbpf.refreshNodeExplorer',
+  detachLink: 'dfsEbpf.detachLink',
+  verifyProgram: 'dfsEbpf.verifyProgram',
+  copyId: 'dfsEbpf.copyId',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -42,6 +48,12 @@ export interface CommandArgs {
   [Commands.profileNode]: [durationS?: number];
   [Commands.compareProfiles]: [base?: Uri, other?: Uri];
   [Commands.profileBypassOffOn]: [workload?: string, command?: string];
+  /** A map id (tests, the explorer's click), or the explorer item of a menu. */
+  [Commands.openMap]: [target?: number | ExplorerItem];
+  [Commands.refreshNodeExplorer]: [];
+  [Commands.detachLink]: [target?: number | ExplorerItem];
+  [Commands.verifyProgram]: [target?: ExplorerItem];
+  [Commands.copyId]: [target?: number | ExplorerItem];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -59,6 +71,11 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.profileNode]: 'Profile test node',
   [Commands.compareProfiles]: 'Compare profiles…',
   [Commands.profileBypassOffOn]: 'Profile bypass off vs on',
+  [Commands.openMap]: 'Open map…',
+  [Commands.refreshNodeExplorer]: 'Refresh node explorer',
+  [Commands.detachLink]: 'Detach link',
+  [Commands.verifyProgram]: 'Verify program source again',
+  [Commands.copyId]: 'Copy id',
 };
 export const CommandCategory = 'DFS eBPF';
 

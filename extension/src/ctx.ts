@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCode, errorCodeName } from '@dfs/protocol';
 import { connectNode } from '@dfs/core/agent/connect';
+import type { MapInspectors } from './commands/inspect';
+import type { NodeExplorer } from './inspect/nodeExplorer';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { DfsError, describeError } from '@dfs/core/errors';
 import type { BypassModel } from './bypass/model';
@@ -25,6 +27,8 @@ export interface ExtensionApi {
   readonly bypass: BypassModel;
   readonly statusBar: BypassStatusBar;
   readonly profiles: ProfileViewer;
+  readonly nodeExplorer: NodeExplorer;
+  readonly maps: MapInspectors;
 }
 
 /** The connection as the status bar and the models see it. */

@@ -10,6 +10,14 @@ import { BypassModel } from './bypass/model';
 import { attachBypassCommand, detachBypassCommand } from './commands/bypass';
 import { connectCommand, disconnectCommand, showLogCommand } from './commands/node';
 import { compareProfilesCommand, profileNodeCommand, profileOffOnCommand } from './commands/profile';
+import {
+  copyIdCommand,
+  detachLinkCommand,
+  MapInspectors,
+  openMapCommand,
+  refreshExplorerCommand,
+  verifyProgramCommand,
+} from './commands/inspect';
 import { registerCommands } from './commands/registry';
 import {
   buildCommand,
@@ -20,6 +28,7 @@ import {
 } from './commands/verify';
 import { Commands } from './contributions';
 import { Ctx, type ExtensionApi } from './ctx';
+import { NodeExplorer } from './inspect/nodeExplorer';
 import { readSettings } from './settings';
 import { BypassStatusBar } from './statusBar';
 import { BudgetCodeLens } from './verifier/codeLens';
@@ -44,6 +53,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   ctx.push(explorer);
   const profiles = new ProfileViewer(ctx);
   ctx.push(profiles);
+  const nodeExplorer = new NodeExplorer(ctx);
+  ctx.push(nodeExplorer);
+  const maps = new MapInspectors(ctx);
+  ctx.push(maps);
   ctx.push(vscode.languages.registerCodeLensProvider({ pattern: '**/*.bpf.c' }, budget));
   ctx.push(registerTasks(ctx, verifier));
   ctx.push(verifyOnSave(ctx, verifier));
@@ -63,6 +76,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.profileNode]: profileNodeCommand(ctx, profiles),
       [Commands.compareProfiles]: compareProfilesCommand(ctx, profiles),
       [Commands.profileBypassOffOn]: profileOffOnCommand(ctx, profiles),
+      [Commands.openMap]: openMapCommand(ctx, maps),
+      [Commands.refreshNodeExplorer]: refreshExplorerCommand(nodeExplorer),
+      [Commands.detachLink]: detachLinkCommand(ctx, nodeExplorer),
+      [Commands.verifyProgram]: verifyProgramCommand(),
+      [Commands.copyId]: copyIdCommand(),
     },
     ctx.log,
   ))
@@ -74,7 +92,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx, verifier, bypass, statusBar, profiles };
+  return { ctx, verifier, bypass, statusBar, profiles, nodeExplorer, maps };
 }
 
 export function deactivate(): void {

@@ -6,6 +6,7 @@
 import type { BypassStatus } from './messages';
 import type { ProgramVerdict, SourceLocation } from './verify';
 import type { LatencyHistogram, ProfileConfig, ProfileDrops, ProfileUpdate, ProgramCost } from './profile';
+import type { MapSummary } from './inspect';
 
 /** Extension → bypass panel. */
 export type BypassPanelUpdate = {
@@ -215,6 +216,153 @@ export function isProfilePanelRequest(m: unknown): m is ProfilePanelRequest {
       return typeof r.frame === 'string' && r.frame.length > 0 && r.frame.length <= 4096;
     case 'export':
       return r.format === 'json' || r.format === 'folded' || r.format === 'speedscope';
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Map inspector: one map's entries decoded through BTF, live, editable, with snapshots.
+// The host reads and decodes (core/src/inspect); the webview draws the rows it is sent.
+
+/** One column of the table: a key or value field by its dotted path ("peer.port", "bytes[1][2]"). */
+export interface MapColumn {
+  path: string;
+  side: 'key' | 'value';
+  /** Numbers (summed over CPUs for per-CPU maps; rates are computed for them). */
+  numeric: boolean;
+}
+
+export interface MapsPanelMeta {
+  node: string;
+  map: MapSummary;
+  /** C spelling of the key and value types ("struct fx_record"; "8 bytes (no BTF)"). */
+  keyType: string;
+  valueType: string;
+  btf: boolean;
+  perCpu: boolean;
+  cpus: number;
+  columns: MapColumn[];
+  /** The value holds a log2 histogram (slots of counts): rows carry `hist` and it is drawn. */
+  histogram: boolean;
+  /** What the map is, when it has no entries to list (ring buffer, perf buffer). */
+  described?: string;
+  /** Why entries cannot be written, if they cannot. */
+  readOnly?: string;
+  /** A socket map: rows carry the socket behind each value's cookie. */
+  sockets: boolean;
+}
+
+export interface MapRow {
+  /** Stable id of the entry (its key bytes in hex). */
+  id: string;
+  /** Display text per column (index as in meta.columns); null: not present. */
+  cells: (string | null)[];
+  /** Column indexes whose value changed since the previous refresh. */
+  changed: number[];
+  /** Change per second per column (numeric columns of a live map), null when unknown. */
+  rates: (number | null)[];
+  /** The key and value as `maps dump` prints them (JSON text), for the editor and details. */
+  keyJson: string;
+  valueJson: string;
+  /** Log2 histogram slots (summed over CPUs) when meta.histogram. */
+  hist?: number[];
+  /** "127.0.0.1:41234 → 127.0.0.1:6379 established" for a socket map's value cookie. */
+  socket?: string;
+}
+
+export interface MapQuery {
+  /** Case-insensitive text that a row's cells must contain; "" for every row. */
+  filter: string;
+  sort: { column: number; desc: boolean } | null;
+  offset: number;
+  limit: number;
+}
+
+export interface MapSnapshotInfo {
+  id: string;
+  label: string;
+  entries: number;
+  at_ms: number;
+}
+
+/** Extension → map inspector. */
+export type MapsPanelUpdate =
+  | { type: 'meta'; meta: MapsPanelMeta }
+  | {
+      type: 'rows';
+      rows: MapRow[];
+      /** Entries in the map, and those that pass the filter. */
+      total: number;
+      matching: number;
+      query: MapQuery;
+      at_ms: number;
+      /** Refresh period, ms; 0: paused. */
+      refreshMs: number;
+    }
+  | { type: 'ringbuf'; size: number; consumer: number; producer: number; pending: number; at_ms: number }
+  | { type: 'snapshots'; snapshots: MapSnapshotInfo[] }
+  | {
+      type: 'diff';
+      /** Snapshot ids (or "live"). */
+      a: string;
+      b: string;
+      added: MapRow[];
+      removed: MapRow[];
+      /** Rows as in b, with `changed` naming the columns that differ from a. */
+      changed: MapRow[];
+    }
+  /** The outcome of a write, snapshot or export asked for by the webview. */
+  | { type: 'result'; ok: boolean; message: string };
+
+export const MAP_REFRESH_CHOICES_MS = [0, 500, 1000, 2000, 5000] as const;
+
+/** Map inspector → extension. */
+export type MapsPanelRequest =
+  | { type: 'ready' }
+  | { type: 'refresh'; ms: number }
+  | ({ type: 'query' } & MapQuery)
+  /** Key and value as JSON text, in the shape the rows show (keyJson / valueJson). */
+  | { type: 'write'; op: 'update' | 'insert' | 'delete'; key: string; value?: string }
+  | { type: 'snapshot' }
+  | { type: 'diff'; a: string; b: string }
+  | { type: 'export'; format: 'json' | 'csv'; snapshot?: string };
+
+const MAX_JSON_TEXT = 1 << 20;
+
+function smallString(v: unknown, max = MAX_JSON_TEXT): v is string {
+  return typeof v === 'string' && v.length <= max;
+}
+
+function intIn(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+export function isMapsPanelRequest(m: unknown): m is MapsPanelRequest {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  switch (r.type) {
+    case 'ready':
+    case 'snapshot':
+      return true;
+    case 'refresh':
+      return (MAP_REFRESH_CHOICES_MS as readonly unknown[]).includes(r.ms);
+    case 'query': {
+      const s = r.sort as Record<string, unknown> | null;
+      const sortOk = s === null || (typeof s === 'object' && intIn(s.column, 0, 4096) && typeof s.desc === 'boolean');
+      return smallString(r.filter, 1024) && sortOk && intIn(r.offset, 0, 1 << 30) && intIn(r.limit, 1, 10_000);
+    }
+    case 'write':
+      return (
+        (r.op === 'update' || r.op === 'insert' || r.op === 'delete') &&
+        smallString(r.key) &&
+        (r.value === undefined || smallString(r.value)) &&
+        (r.op === 'delete' || r.value !== undefined)
+      );
+    case 'diff':
+      return smallString(r.a, 64) && smallString(r.b, 64);
+    case 'export':
+      return (r.format === 'json' || r.format === 'csv') && (r.snapshot === undefined || smallString(r.snapshot, 64));
     default:
       return false;
   }

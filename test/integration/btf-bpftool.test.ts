@@ -12,8 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BtfKind,
@@ -25,9 +24,7 @@ import {
   type JsonValue,
   type TypeShape,
 } from '../../core/src/btf';
-import { repoRoot } from '../support/repo';
-
-const root = repoRoot(process.cwd());
+import { compileMapsFixture } from '../support/mapsFixture';
 
 function skipReason(): string | false {
   if (process.getuid?.() !== 0) return 'needs root to load BPF programs (bpftool prog loadall)';
@@ -98,32 +95,19 @@ describe('decode equals bpftool map dump -j', { skip: skipReason() }, () => {
   let btf: Btf;
 
   before(() => {
-    const dir = mkdtempSync(join(tmpdir(), 'dfs-btf-bpftool-'));
+    const fixture = compileMapsFixture();
     try {
-      const include = execFileSync(process.execPath, [join(root, 'scripts/libbpf.mjs'), 'include'], {
-        encoding: 'utf8',
-      }).trim();
-      const obj = join(dir, 'maps.bpf.o');
-      execFileSync('clang', [
-        '-O2',
-        '-g',
-        '-target',
-        'bpf',
-        '-D__TARGET_ARCH_x86',
-        '-I/usr/include/x86_64-linux-gnu',
-        `-I${include}`,
-        '-c',
-        join(root, 'test/fixtures/bpf/maps/maps.bpf.c'),
-        '-o',
-        obj,
-      ]);
-      btf = parseBtf(elfSection(readFileSync(obj), '.BTF'));
+      btf = parseBtf(elfSection(fixture.elf, '.BTF'));
       mkdirSync(pinned);
-      execFileSync('bpftool', ['prog', 'loadall', obj, join(pinned, 'progs'), 'pinmaps', join(pinned, 'maps')], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      execFileSync(
+        'bpftool',
+        ['prog', 'loadall', fixture.path, join(pinned, 'progs'), 'pinmaps', join(pinned, 'maps')],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      fixture.dispose();
     }
   });
 

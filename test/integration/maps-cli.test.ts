@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { nodeDown } from '../../core/src/testnode';
 import { upNode } from '../support/node';
 import { runCli, type CliResult } from '../support/cli';
-import { repoRoot } from '../support/repo';
+import { compileMapsFixture } from '../support/mapsFixture';
 
 const NAME = 'dfsmaps';
 const tmp = mkdtempSync(join(tmpdir(), 'dfs-maps-'));
@@ -60,15 +60,12 @@ const VALUE = {
 };
 
 before(async () => {
-  const obj = join(tmp, 'maps.bpf.o');
-  execFileSync('clang', [
-    ...'-O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu'.split(' '),
-    '-c',
-    join(repoRoot(), 'test/fixtures/bpf/maps/maps.bpf.c'),
-    '-o',
-    obj,
-  ]);
-  execFileSync('bpftool', ['prog', 'loadall', obj, pins, 'pinmaps', join(pins, 'maps')]);
+  const fixture = compileMapsFixture();
+  try {
+    execFileSync('bpftool', ['prog', 'loadall', fixture.path, pins, 'pinmaps', join(pins, 'maps')]);
+  } finally {
+    fixture.dispose();
+  }
   await upNode(NAME);
 });
 

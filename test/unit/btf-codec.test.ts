@@ -8,10 +8,7 @@
 // entries of fx_bench (8-byte key, 16-byte value).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../../core/src/errors';
 import {
@@ -26,35 +23,15 @@ import {
   type JsonValue,
 } from '../../core/src/btf';
 import { Rng } from '../support/damage';
-import { repoRoot } from '../support/repo';
-
-const root = repoRoot(process.cwd());
+import { compileMapsFixture } from '../support/mapsFixture';
 
 /** Compiles a fixture of test/fixtures/bpf/maps/ as the product builds BPF and returns its .BTF. */
 function fixtureBtf(name: string): Btf {
-  const dir = mkdtempSync(join(tmpdir(), 'dfs-btf-'));
+  const fixture = compileMapsFixture(name);
   try {
-    const include = execFileSync(process.execPath, [join(root, 'scripts/libbpf.mjs'), 'include'], {
-      encoding: 'utf8',
-    }).trim();
-    const obj = join(dir, `${name}.o`);
-    execFileSync('clang', [
-      '-O2',
-      '-g',
-      '-Wall',
-      '-target',
-      'bpf',
-      '-D__TARGET_ARCH_x86',
-      '-I/usr/include/x86_64-linux-gnu',
-      `-I${include}`,
-      '-c',
-      join(root, 'test/fixtures/bpf/maps', `${name}.bpf.c`),
-      '-o',
-      obj,
-    ]);
-    return parseBtf(elfSection(readFileSync(obj), '.BTF'));
+    return parseBtf(elfSection(fixture.elf, '.BTF'));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    fixture.dispose();
   }
 }
 

@@ -7,42 +7,16 @@
 // anywhere is a DfsError(BadRequest); never a RangeError, a TypeError or a hang.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../../core/src/errors';
 import { Btf, BtfKind, codecFor, elfSection, flattenColumns, parseBtf, shapeOf } from '../../core/src/btf';
 import { mutate, Rng } from '../support/damage';
-import { repoRoot } from '../support/repo';
-
-const root = repoRoot(process.cwd());
+import { compileMapsFixture } from '../support/mapsFixture';
 
 function compileFixture(): Buffer {
-  const dir = mkdtempSync(join(tmpdir(), 'dfs-btf-damage-'));
-  try {
-    const include = execFileSync(process.execPath, [join(root, 'scripts/libbpf.mjs'), 'include'], {
-      encoding: 'utf8',
-    }).trim();
-    const obj = join(dir, 'maps.bpf.o');
-    execFileSync('clang', [
-      '-O2',
-      '-g',
-      '-target',
-      'bpf',
-      '-D__TARGET_ARCH_x86',
-      '-I/usr/include/x86_64-linux-gnu',
-      `-I${include}`,
-      '-c',
-      join(root, 'test/fixtures/bpf/maps/maps.bpf.c'),
-      '-o',
-      obj,
-    ]);
-    return readFileSync(obj);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const fixture = compileMapsFixture();
+  fixture.dispose();
+  return fixture.elf;
 }
 
 const object = compileFixture();

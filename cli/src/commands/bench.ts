@@ -3,22 +3,25 @@
  * the bypass (core/src/bench): bypass off, on, and the local-IPC limit (Unix socket), rounds
  * rotating their order. Prints figures and ratios; asserts nothing. What the bench adds to
  * the node (a Redis user for redis-benchmark, a second mount over the Unix socket) is removed
- * when it ends, also on failure, Ctrl-C or SIGTERM.
+ * when it ends, also on failure, Ctrl-C or SIGTERM. `bench verify`, `bench profile` and
+ * `bench maps` measure the editor's loop, the profiler's cost and the map inspector's reads.
  */
 
 import { ErrorCode } from '@dfs/protocol';
 import { join, resolve } from 'node:path';
 import { type BenchReport, machine, runAbBench, sessionSwitch, type WorkloadResult } from '@dfs/core/bench/ab';
 import { runProfileOverhead, type OverheadReport } from '@dfs/core/bench/profileOverhead';
+import { benchPinDir, loadBenchMap, removeBenchMap, runMapsBench } from '@dfs/core/bench/maps';
 import { runVerifyBench } from '@dfs/core/bench/verifyLoop';
 import { standardWorkloads } from '@dfs/core/bench/workloads';
 import { DfsError } from '@dfs/core/errors';
 import { readLocalNode } from '@dfs/core/testnode';
 import { mountUnixMeta, openBenchRedisAccess } from '@dfs/core/testnode/benchAccess';
-import { numberValue, type Parsed } from '../args';
+import { kernelIsLocal } from '@dfs/core/ssh/target';
+import { numberValue, value, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
 import { openSession } from '../session';
-import { repoRootOfCli } from '../paths';
+import { agentBundleDir, repoRootOfCli } from '../paths';
 
 /** `dfs-ebpf bench verify [FILE.bpf.c] [--rounds N]`: the save-to-diagnostic loop, A/B. */
 async function benchVerify(p: Parsed, io: Io): Promise<number> {
@@ -97,9 +100,84 @@ async function benchProfile(p: Parsed, io: Io): Promise<number> {
   }
 }
 
+/**
+ * `dfs-ebpf bench maps [--rounds N]`: a 100,000-entry map read whole, dfs-ebpf vs bpftool
+ * (core/src/bench/maps.ts). The map is loaded with bpftool on this machine, so the node must be
+ * a local test node (same kernel) and the CLI root; its pins go when the bench ends, also on
+ * failure, Ctrl-C or SIGTERM.
+ */
+async function benchMaps(p: Parsed, io: Io): Promise<number> {
+  const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
+  const spec = value(p, 'node');
+  if (!kernelIsLocal(spec)) {
+    throw new DfsError(
+      ErrorCode.BadRequest,
+      `bench maps loads its map with bpftool on this machine, so it needs a local test node (same kernel); ${spec ?? ''} is not one`,
+    );
+  }
+  if (process.getuid?.() !== 0) {
+    throw new DfsError(
+      ErrorCode.PermissionDenied,
+      'bench maps loads a BPF map with bpftool on this machine (the local test node shares its kernel), so it must run as root',
+    );
+  }
+  const session = await openSession(p, io);
+  const progress = stderrProgress(io);
+  const dir = benchPinDir();
+  // Ctrl-C or SIGTERM: stop (a running bpftool is killed and waited for, so it cannot pin after
+  // the unpinning), unpin in the finally below and exit 130/143. Should the stop hang (an
+  // agent that does not answer), or on a second signal, unpin and exit at once.
+  const stop = new AbortController();
+  let stoppedBy: number | undefined;
+  const unpinAndExit = (code: number): void => {
+    removeBenchMap(dir);
+    session.close();
+    process.exit(code);
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stoppedBy !== undefined) return unpinAndExit(stoppedBy);
+    stoppedBy = sig === 'SIGINT' ? 130 : 143;
+    stop.abort();
+    const code = stoppedBy;
+    setTimeout(() => unpinAndExit(code), 3000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const map = await loadBenchMap(join(agentBundleDir(), 'bpf', 'maps_bench.bpf.o'), dir, stop.signal);
+    progress(
+      `bench map ${map.id} loaded in ${map.load_ms.toFixed(0)} ms, its entries filled in ${map.fill_ms.toFixed(0)} ms`,
+    );
+    const r = await runMapsBench(session, map, { rounds, progress, signal: stop.signal });
+    if (io.json) printJson(r);
+    else {
+      const row = (label: string, ms: number): string => `  ${label.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms`;
+      printLines([
+        `reading a ${r.entries}-entry hash map (u64 key, 16-byte struct value) on ${session.target.label}: ${r.runs} interleaved rounds after a warm-up, medians`,
+        row(`dfs-ebpf, decoded (pages of ${r.page_size})`, r.ours_ms),
+        row('dfs-ebpf with maps/list + maps/btf', r.ours_with_lookup_ms),
+        row('bpftool map dump -j + JSON.parse', r.bpftool_ms),
+        `  ratio bpftool/dfs-ebpf ${r.ratio.toFixed(2)}x (within rounds ${r.paired.min.toFixed(2)}-${r.paired.max.toFixed(2)}), with the lookup ${r.ratio_with_lookup.toFixed(2)}x`,
+        `  the map was filled in ${r.fill_ms.toFixed(0)} ms (loaded in ${r.load_ms.toFixed(0)} ms)`,
+      ]);
+    }
+    return 0;
+  } catch (err) {
+    if (stoppedBy === undefined) throw err;
+    process.stderr.write('dfs-ebpf: bench maps interrupted; its map was removed\n');
+    return stoppedBy;
+  } finally {
+    removeBenchMap(dir);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    session.close();
+  }
+}
+
 export async function benchCommand(p: Parsed, io: Io): Promise<number> {
   if (p.positionals[1] === 'verify') return benchVerify(p, io);
   if (p.positionals[1] === 'profile') return benchProfile(p, io);
+  if (p.positionals[1] === 'maps') return benchMaps(p, io);
   const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
   const session = await openSession(p, io);
   const cleanups: (() => Promise<void>)[] = [];

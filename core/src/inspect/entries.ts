@@ -6,7 +6,7 @@
  */
 
 import { ErrorCode, type MapBtf, type MapPage, type MapSummary } from '@dfs/protocol';
-import { codecFor, parseBtf, type Codec, type JsonValue } from '../btf';
+import { codecFor, parseBtf, shapeOf, type Codec, type JsonValue, type TypeShape } from '../btf';
 import { DfsError } from '../errors';
 
 /** How the bytes of one key or value become JSON and back. */
@@ -29,6 +29,9 @@ export interface MapCodecs {
   stride: number;
   /** Whether the types came from BTF (false: hex). */
   btf: boolean;
+  /** Layouts for the inspector's table (null: hex). */
+  keyShape: TypeShape | null;
+  valueShape: TypeShape | null;
 }
 
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
@@ -67,20 +70,26 @@ export function mapCodecs(info: MapBtf): MapCodecs {
   let key: Part = hexPart(map.key_size);
   let value: Part = hexPart(map.value_size);
   let btf = false;
+  let keyShape: TypeShape | null = null;
+  let valueShape: TypeShape | null = null;
   if (info.btf !== null && map.btf_value_type_id !== 0) {
     const types = parseBtf(Uint8Array.from(Buffer.from(info.btf, 'base64')));
     const v = codecFor(types, map.btf_value_type_id);
     if (v.size === map.value_size) {
       value = btfPart(v);
+      valueShape = shapeOf(types, map.btf_value_type_id);
       btf = true;
     }
     if (map.btf_key_type_id !== 0) {
       const k = codecFor(types, map.btf_key_type_id);
-      if (k.size === map.key_size) key = btfPart(k);
+      if (k.size === map.key_size) {
+        key = btfPart(k);
+        keyShape = shapeOf(types, map.btf_key_type_id);
+      }
     }
   }
   const slot = Math.ceil(map.value_size / 8) * 8;
-  return { map, key, value, perCpu, cpus, stride: perCpu ? slot * cpus : map.value_size, btf };
+  return { map, key, value, perCpu, cpus, stride: perCpu ? slot * cpus : map.value_size, btf, keyShape, valueShape };
 }
 
 export interface Entry {
@@ -89,31 +98,41 @@ export interface Entry {
   value: JsonValue;
 }
 
+/** The bytes of base64 text, as a plain Uint8Array view of the decoded buffer (no second copy). */
+function base64Bytes(text: string): Uint8Array {
+  const b = Buffer.from(text, 'base64');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Decode one page of raw entries. */
 export function decodePage(c: MapCodecs, page: MapPage): Entry[] {
-  const keys = Uint8Array.from(Buffer.from(page.keys, 'base64'));
-  const values = Uint8Array.from(Buffer.from(page.values, 'base64'));
-  const stride = page.count > 0 ? values.length / page.count : c.stride;
-  if (page.count > 0 && (keys.length !== page.count * c.key.size || stride !== c.stride)) {
+  const keys = base64Bytes(page.keys);
+  const values = base64Bytes(page.values);
+  const count = page.count;
+  const stride = count > 0 ? values.length / count : c.stride;
+  if (count > 0 && (keys.length !== count * c.key.size || stride !== c.stride)) {
     throw new DfsError(
       ErrorCode.Internal,
-      `map ${c.map.id}: the agent sent ${keys.length} key bytes and ${values.length} value bytes for ${page.count} entries (expected ${c.key.size} and ${c.stride} each)`,
+      `map ${c.map.id}: the agent sent ${keys.length} key bytes and ${values.length} value bytes for ${count} entries (expected ${c.key.size} and ${c.stride} each)`,
     );
   }
+  // The loop runs once per entry (100,000 for a large map): invariants hoisted out of it.
+  const { key: keyPart, value: valuePart, cpus } = c;
+  const keySize = keyPart.size;
   const slot = Math.ceil(c.map.value_size / 8) * 8;
-  const out: Entry[] = new Array<Entry>(page.count);
-  for (let i = 0; i < page.count; i++) {
-    const key = c.key.decode(keys, i * c.key.size);
-    const base = i * c.stride;
-    let value: JsonValue;
-    if (c.perCpu) {
-      const per: JsonValue[] = new Array<JsonValue>(c.cpus);
-      for (let cpu = 0; cpu < c.cpus; cpu++) per[cpu] = c.value.decode(values, base + cpu * slot);
-      value = per;
-    } else {
-      value = c.value.decode(values, base);
+  const out: Entry[] = new Array<Entry>(count);
+  if (!c.perCpu) {
+    for (let i = 0; i < count; i++) {
+      out[i] = { key: keyPart.decode(keys, i * keySize), value: valuePart.decode(values, i * stride) };
     }
-    out[i] = { key, value };
+    return out;
+  }
+  for (let i = 0; i < count; i++) {
+    const key = keyPart.decode(keys, i * keySize);
+    const base = i * stride;
+    const per: JsonValue[] = new Array<JsonValue>(cpus);
+    for (let cpu = 0; cpu < cpus; cpu++) per[cpu] = valuePart.decode(values, base + cpu * slot);
+    out[i] = { key, value: per };
   }
   return out;
 }

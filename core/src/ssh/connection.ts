@@ -159,6 +159,9 @@ export class SshConnection {
       });
       client.connect(config);
     });
+    // JSON-RPC writes a request's header and body separately: with Nagle's algorithm the body
+    // waits for the node's delayed ACK, ~40 ms per request (measured by `bench maps`).
+    client.setNoDelay(true);
     opts.log.info(`connected to ${targetAddress(target)}`);
     return new SshConnection(client, target);
   }

@@ -14,6 +14,11 @@ type Check = (v: unknown) => boolean;
 const uri: Check = (v) => v instanceof vscode.Uri;
 const text: Check = (v) => typeof v === 'string';
 const seconds: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const objectId: Check = (v) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+/** A node explorer item (what a tree menu hands a command). */
+const explorerItem: Check = (v) =>
+  typeof v === 'object' && v !== null && ['program', 'map', 'link'].includes((v as { kind?: unknown }).kind as string);
+const idOrItem: Check = (v) => objectId(v) || explorerItem(v);
 
 /** The run-time shape of each command's arguments, position by position (all optional). */
 const SHAPES: { [K in CommandId]: Check[] } = {
@@ -30,6 +35,11 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.profileNode]: [seconds],
   [Commands.compareProfiles]: [uri, uri],
   [Commands.profileBypassOffOn]: [text, text],
+  [Commands.openMap]: [idOrItem],
+  [Commands.refreshNodeExplorer]: [],
+  [Commands.detachLink]: [idOrItem],
+  [Commands.verifyProgram]: [explorerItem],
+  [Commands.copyId]: [idOrItem],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */

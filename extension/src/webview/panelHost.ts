@@ -95,6 +95,17 @@ export class PanelHost<Up, Down extends { type: string }> implements vscode.Disp
       .catch((err: unknown) => this.deps.log.error(`cannot send ${this.spec.viewType} its state: ${String(err)}`));
   }
 
+  /** Send one message now if the webview is ready (else nothing: the state is sent at `ready`). */
+  post(m: Up): void {
+    if (!this.ready || this.disposed) return;
+    void this.panel.webview.postMessage(m).then(
+      (ok) =>
+        ok ||
+        this.deps.log.warn(`${this.spec.viewType} did not take a ${String((m as { type?: string }).type)} message`),
+      (err: unknown) => this.deps.log.error(`cannot post to ${this.spec.viewType}: ${String(err)}`),
+    );
+  }
+
   get viewColumn(): vscode.ViewColumn | undefined {
     return this.panel.viewColumn;
   }
