@@ -254,7 +254,7 @@ export interface MapsPanelMeta {
 }
 
 export interface MapRow {
-  /** Stable id of the entry (its key bytes in hex). */
+  /** Stable id of the entry (its key as JSON text). */
   id: string;
   /** Display text per column (index as in meta.columns); null: not present. */
   cells: (string | null)[];
