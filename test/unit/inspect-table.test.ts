@@ -42,14 +42,37 @@ test('columns follow the fields; a struct key has its own columns', () => {
 
 test('changed cells and rates between two refreshes; per-CPU numbers summed', () => {
   const table = new MapTable(tableLayout(u32, counter, true));
-  table.update([{ key: 1, value: [{ packets: 1, bytes: 10 }, { packets: 2, bytes: 20 }] }], 1000);
+  table.update(
+    [
+      {
+        key: 1,
+        value: [
+          { packets: 1, bytes: 10 },
+          { packets: 2, bytes: 20 },
+        ],
+      },
+    ],
+    1000,
+  );
   let { rows } = table.query(q);
   assert.deepEqual(rows[0]?.cells, ['1', '3', '30']);
   assert.deepEqual(rows[0]?.changed, [], 'nothing to compare with on the first read');
   table.update(
     [
-      { key: 1, value: [{ packets: 5, bytes: 10 }, { packets: 2, bytes: 20 }] },
-      { key: 2, value: [{ packets: 0, bytes: 0 }, { packets: 0, bytes: 0 }] },
+      {
+        key: 1,
+        value: [
+          { packets: 5, bytes: 10 },
+          { packets: 2, bytes: 20 },
+        ],
+      },
+      {
+        key: 2,
+        value: [
+          { packets: 0, bytes: 0 },
+          { packets: 0, bytes: 0 },
+        ],
+      },
     ],
     3000,
   );
@@ -58,7 +81,13 @@ test('changed cells and rates between two refreshes; per-CPU numbers summed', ()
   assert.deepEqual(rows[0]?.changed, [1]);
   assert.deepEqual(rows[0]?.rates, [0, 2, 0], 'packets went 3 → 7 in 2 s');
   assert.deepEqual(rows[1]?.changed, [], 'a new entry has nothing to compare with');
-  assert.equal(rows[0]?.valueJson, JSON.stringify([{ packets: 5, bytes: 10 }, { packets: 2, bytes: 20 }]));
+  assert.equal(
+    rows[0]?.valueJson,
+    JSON.stringify([
+      { packets: 5, bytes: 10 },
+      { packets: 2, bytes: 20 },
+    ]),
+  );
 });
 
 test('filter, sort and the window ask only for the rows shown', () => {
@@ -131,7 +160,12 @@ test('CSV: header of paths, quoted fields, histogram as one field', () => {
 });
 
 test("bpftop's figures: runs/s, ns per run, CPU share; none across a reset", () => {
-  const f = programFigures({ run_cnt: 1000, run_time_ns: 1_000_000 }, { run_cnt: 3000, run_time_ns: 2_000_000 }, 2000, 2);
+  const f = programFigures(
+    { run_cnt: 1000, run_time_ns: 1_000_000 },
+    { run_cnt: 3000, run_time_ns: 2_000_000 },
+    2000,
+    2,
+  );
   assert.deepEqual(f, { runsPerS: 1000, avgNs: 500, cpuPercent: 0.025 });
   assert.equal(formatFigures(f ?? { runsPerS: 0, avgNs: 0, cpuPercent: 0 }), '1.0k runs/s · 500 ns · 0.03% CPU');
   assert.equal(programFigures(undefined, { run_cnt: 1, run_time_ns: 1 }, 1000, 2), null);

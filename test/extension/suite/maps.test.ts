@@ -71,9 +71,15 @@ suite('Map inspector and node explorer', () => {
     assert.ok(o);
     const sockops = o.programs.find((p) => p.name === 'bypass_sockops');
     assert.equal(sockops?.ours, true, 'bypass_sockops is ours');
-    assert.ok(sockops?.attach.some((a) => a.startsWith('cgroup')), `attached to a cgroup: ${sockops?.attach.join('; ')}`);
+    assert.ok(
+      sockops?.attach.some((a) => a.startsWith('cgroup')),
+      `attached to a cgroup: ${sockops?.attach.join('; ')}`,
+    );
     assert.equal(o.maps.find((m) => m.name === 'bypass_policy')?.ours, true);
-    assert.ok(o.links.some((l) => l.ours && l.prog_id === sockops?.id), 'its cgroup link is ours');
+    assert.ok(
+      o.links.some((l) => l.ours && l.prog_id === sockops?.id),
+      'its cgroup link is ours',
+    );
     assert.equal(o.programs[0]?.ours, true, 'ours come first');
   });
 });
