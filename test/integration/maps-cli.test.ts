@@ -181,3 +181,34 @@ test('bad input: coded errors, the map unchanged, the agent still serving', asyn
   await ok('maps', 'delete', id, JSON.stringify(KEY), '--yes');
   assert.deepEqual(bpftool('map', 'dump', 'id', id), []);
 });
+
+test('a map without BTF: hex keys and values both ways, a clear error for anything else', async () => {
+  const pin = join(pins, 'nobtf');
+  execFileSync('bpftool', [
+    'map',
+    'create',
+    pin,
+    'type',
+    'hash',
+    'key',
+    '4',
+    'value',
+    '8',
+    'entries',
+    '16',
+    'name',
+    'dfs_nobtf',
+  ]);
+  const id = String((bpftool('map', 'show', 'pinned', pin) as { id: number }).id);
+  await ok('maps', 'update', id, '"0x01000000"', '"0x0200000000000000"', '--yes');
+  const ours = (await ok('maps', 'dump', id)) as { entries: unknown[] };
+  assert.deepEqual(ours.entries, [{ key: '0x01000000', value: '0x0200000000000000' }]);
+  const theirs = bpftool('map', 'dump', 'id', id) as { key: string[]; value: string[] }[];
+  assert.deepEqual(theirs[0]?.key, ['0x01', '0x00', '0x00', '0x00']);
+  const wrong = await cli('maps', 'update', id, '1', '{"count":2}', '--yes');
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /key: this map has no BTF, so give "0x" and 8 hex digits \(4 bytes\).*\[BadRequest\]/);
+  const short = await cli('maps', 'update', id, '"0x01000000"', '"0x02"', '--yes');
+  assert.match(short.stderr, /value: this map has no BTF.*16 hex digits \(8 bytes\).*\[BadRequest\]/);
+  assert.equal((bpftool('map', 'dump', 'id', id) as unknown[]).length, 1, 'nothing else was written');
+});
