@@ -12,81 +12,10 @@
 // that the caller encoded with encodeHostMessage (JSON with Uint8Array parts kept binary, so a
 // 100,000-stack FlameWire travels as bytes like VS Code sends it); the page posts them to
 // itself with window.postMessage, which structured-clones them as VS Code's webview does.
-import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
-import { extname, join, normalize } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { webviewHtml } from '../../extension/src/webview/html';
 import { repoRoot } from '../support/repo';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.wasm': 'application/wasm',
-  '.woff2': 'font/woff2',
-  '.png': 'image/png',
-  '.txt': 'text/plain',
-};
-
-const DARK: Record<string, string> = {
-  foreground: '#cccccc',
-  'editor-background': '#1f1f1f',
-  'font-family': "system-ui, 'Ubuntu', 'Droid Sans', sans-serif",
-  'font-size': '13px',
-  'editor-font-family': "'Droid Sans Mono', 'DejaVu Sans Mono', monospace",
-  descriptionForeground: '#9d9d9d',
-  'panel-border': '#2b2b2b',
-  'input-background': '#313131',
-  'input-foreground': '#cccccc',
-  'input-border': '#3c3c3c',
-  'button-background': '#0078d4',
-  'button-foreground': '#ffffff',
-  'button-secondaryBackground': '#313131',
-  'button-secondaryForeground': '#cccccc',
-  'button-secondaryHoverBackground': '#3c3c3c',
-  focusBorder: '#0078d4',
-  'textLink-foreground': '#4daafc',
-  'editorHoverWidget-background': '#202020',
-  'editorHoverWidget-foreground': '#cccccc',
-  'editorHoverWidget-border': '#454545',
-  'widget-shadow': 'rgba(0, 0, 0, 0.36)',
-  'charts-red': '#f14c4c',
-  'charts-blue': '#3794ff',
-  'charts-green': '#89d185',
-  'charts-yellow': '#cca700',
-  'charts-orange': '#d18616',
-  'editorWarning-foreground': '#cca700',
-  errorForeground: '#f85149',
-  'list-hoverBackground': '#2a2d2e',
-};
-
-const LIGHT: Record<string, string> = {
-  ...DARK,
-  foreground: '#3b3b3b',
-  'editor-background': '#ffffff',
-  descriptionForeground: '#717171',
-  'panel-border': '#e5e5e5',
-  'input-background': '#ffffff',
-  'input-foreground': '#3b3b3b',
-  'input-border': '#cecece',
-  'button-secondaryBackground': '#e5e5e5',
-  'button-secondaryForeground': '#3b3b3b',
-  'button-secondaryHoverBackground': '#cccccc',
-  'textLink-foreground': '#005fb8',
-  'editorHoverWidget-background': '#f8f8f8',
-  'editorHoverWidget-foreground': '#3b3b3b',
-  'editorHoverWidget-border': '#c8c8c8',
-  'widget-shadow': 'rgba(0, 0, 0, 0.16)',
-  'charts-red': '#e51400',
-  'charts-blue': '#1a85ff',
-  'charts-green': '#388a34',
-  'charts-yellow': '#bf8803',
-  'list-hoverBackground': '#f2f2f2',
-};
+import { serveFrom, startWebviewServer } from './webviewServer';
 
 const SHIM = `// acquireVsCodeApi stand-in: records what the panel posts; decodes host messages.
 window.__posted = [];
@@ -133,71 +62,36 @@ export interface ViewerServer {
 }
 
 export async function startViewerServer(theme: 'dark' | 'light' = 'dark'): Promise<ViewerServer> {
-  const root = repoRoot();
-  const dist = join(root, 'dist', 'webview');
-  const speedscope = join(root, 'node_modules', 'speedscope', 'dist', 'release');
-  if (!existsSync(join(dist, 'profile.js'))) throw new Error(`${dist}/profile.js is missing: run npm run build`);
+  const speedscope = join(repoRoot(), 'node_modules', 'speedscope', 'dist', 'release');
   const data = new Map<string, Buffer>();
-  let origin = '';
-  const themeCss = (t: 'dark' | 'light'): string =>
-    `:root {\n${Object.entries(t === 'dark' ? DARK : LIGHT)
-      .map(([k, v]) => `  --vscode-${k}: ${v};`)
-      .join('\n')}\n}\n`;
-  const page = (t: 'dark' | 'light'): string => {
-    const nonce = 'harness0nonce';
-    const html = webviewHtml({
-      cspSource: origin,
-      scriptUri: `${origin}/webview/profile.js`,
-      styleUri: `${origin}/webview/profile.css`,
-      title: 'Profile',
-      nonce,
-    });
-    // The one change to the product's CSP: connect-src for the shim's fetch of /data/ (the
-    // panel itself fetches nothing).
-    return html
-      .replace("default-src 'none'", `default-src 'none'; connect-src ${origin}`)
-      .replace('<body>', `<body class="vscode-${t}">`)
-      .replace('</title>', `</title>\n<link rel="stylesheet" href="${origin}/theme-${t}.css">`)
-      .replace(
-        '<main id="app"></main>',
-        `<main id="app"></main>\n<script nonce="${nonce}" src="${origin}/shim.js"></script>`,
-      );
-  };
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    const send = (status: number, body: Buffer | string, type = 'text/plain'): void => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    if (path === '/' || path === '/light') return send(200, page(path === '/light' ? 'light' : theme), TYPES['.html']);
-    if (path === '/favicon.ico') return send(204, '');
-    if (path === '/shim.js') return send(200, SHIM, TYPES['.js']);
-    if (path === '/theme-dark.css' || path === '/theme-light.css') {
-      return send(200, themeCss(path.includes('dark') ? 'dark' : 'light'), TYPES['.css']);
-    }
-    if (path.startsWith('/data/')) {
-      const b = data.get(path.slice(6));
-      return b ? send(200, b, 'application/octet-stream') : send(404, 'no such data');
-    }
-    const serveFrom = (dir: string, rel: string): void => {
-      const file = normalize(join(dir, rel));
-      if (!file.startsWith(dir) || !existsSync(file)) return send(404, 'not found');
-      send(200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
-    };
-    if (path.startsWith('/webview/')) return serveFrom(dist, path.slice('/webview/'.length));
-    if (path.startsWith('/speedscope/'))
-      return serveFrom(speedscope, path.slice('/speedscope/'.length) || 'index.html');
-    send(404, 'not found');
+  const server = await startWebviewServer({
+    bundle: 'profile',
+    title: 'Profile',
+    shim: SHIM,
+    defaultTheme: theme,
+    // The one change to the product's CSP: connect-src for the shim's fetch of /data/.
+    connectSrc: true,
+    route: (path, send) => {
+      if (path.startsWith('/data/')) {
+        const b = data.get(path.slice(6));
+        if (b) send(200, b, 'application/octet-stream');
+        else send(404, 'no such data');
+        return true;
+      }
+      if (path.startsWith('/speedscope/')) {
+        serveFrom(speedscope, path.slice('/speedscope/'.length) || 'index.html', send);
+        return true;
+      }
+      return false;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: origin,
+    url: server.url,
     put(name, bytes) {
       data.set(name, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-      return `${origin}/data/${name}`;
+      return `${server.url}/data/${name}`;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => server.close(),
   };
 }
 
