@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { nodeDown } from '../../core/src/testnode';
 import { upNode } from '../support/node';
 import { runCli, type CliResult } from '../support/cli';
+import type { Addon } from '../../remote-agent/src/native';
+import { loopbackConnection, socketFd } from '../support/loopback';
 import { compileMapsFixture } from '../support/mapsFixture';
+import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsmaps';
 const tmp = mkdtempSync(join(tmpdir(), 'dfs-maps-'));
@@ -211,4 +214,46 @@ test('a map without BTF: hex keys and values both ways, a clear error for anythi
   const short = await cli('maps', 'update', id, '"0x01000000"', '"0x02"', '--yes');
   assert.match(short.stderr, /value: this map has no BTF.*16 hex digits \(8 bytes\).*\[BadRequest\]/);
   assert.equal((bpftool('map', 'dump', 'id', id) as unknown[]).length, 1, 'nothing else was written');
+});
+
+test('a sockhash dumps as keys and socket cookies, the same cookies the kernel hands out', async () => {
+  // Sockets enter a sockhash from user space by fd; the test holds both ends of a real
+  // loopback connection and puts them in through the addon (bpftool cannot).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon = require(join(repoRoot(), 'remote-agent/native/build/Release/dfs_bpf.node')) as Addon;
+  const fd = addon.openPinned(join(pins, 'maps', 'fx_sockhash'));
+  const { server, client, peer } = await loopbackConnection();
+  const keys = [client, peer].map((socket, i) => {
+    const key = Buffer.alloc(8);
+    key.writeUInt32LE(0x0100007f); // fx_endpoint.addr
+    key.writeUInt16LE(socket.localPort ?? 0, 4);
+    key.writeUInt8(i, 6);
+    const value = Buffer.alloc(8);
+    value.writeBigUInt64LE(BigInt(socketFd(socket)));
+    addon.mapUpdate(fd, key, value, 0);
+    return { key };
+  });
+  try {
+    const cookies = keys.map(({ key }) => addon.mapLookup(fd, key, 8)?.readBigUInt64LE(0));
+    // The kernel keeps no BTF for socket maps (libbpf creates them without it), so keys and
+    // values come as hex; a value is the socket's cookie, little-endian.
+    const dumped = (await ok('maps', 'dump', String(mapId('fx_sockhash')))) as {
+      entries: { key: string; value: string }[];
+    };
+    assert.deepEqual(dumped.entries.map((e) => e.key).sort(), keys.map(({ key }) => `0x${key.toString('hex')}`).sort());
+    for (const [i, k] of keys.entries()) {
+      const e = dumped.entries.find((x) => x.key === `0x${k.key.toString('hex')}`);
+      assert.equal(
+        Buffer.from(e?.value.slice(2) ?? '', 'hex').readBigUInt64LE(0),
+        cookies[i],
+        'the value is the socket cookie',
+      );
+    }
+  } finally {
+    for (const { key } of keys) addon.mapDelete(fd, key);
+    addon.closeFd(fd);
+    client.destroy();
+    peer.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

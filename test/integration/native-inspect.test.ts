@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { loopbackConnection, socketFd } from '../support/loopback';
 import { constants, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -456,24 +456,6 @@ test('reads ring buffer positions without consuming, and refuses other maps', as
 });
 
 /** A TCP connection on 127.0.0.1: both ends, and the server to close. */
-async function loopbackConnection(): Promise<{ server: Server; client: Socket; peer: Socket }> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const client = connect(address.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
-  return { server, client, peer: await accepted };
-}
-
-/** The fd under a connected net.Socket (libuv's; Node has no public accessor). */
-function socketFd(socket: Socket): number {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  assert.ok(typeof fd === 'number' && fd >= 0, 'the socket has an fd');
-  return fd;
-}
-
 test('resolves the cookies in a sockhash to their TCP connections', async () => {
   const { server, client, peer } = await loopbackConnection();
   try {

@@ -20,6 +20,7 @@ import {
   type MapSummary,
 } from '@dfs/protocol';
 import { describeError } from '@dfs/core/errors';
+import type { JsonValue } from '@dfs/core/btf';
 import type { Entry, MapCodecs } from '@dfs/core/inspect/entries';
 import { deleteEntry, dumpEntries, openCodecs, updateEntry } from '@dfs/core/inspect/onNode';
 import { diffEntries, entriesCsv, MapTable, tableLayout } from '@dfs/core/inspect/table';
@@ -38,6 +39,19 @@ const NO_ENTRIES: Record<string, string> = {
   stack: 'a stack: values without keys',
   bloom_filter: 'a bloom filter: membership only, no entries',
 };
+
+/**
+ * The socket cookie a socket map's value holds, as a decimal string: a number or decimal
+ * string through BTF, or (socket maps carry no BTF) the value's 8 bytes as "0x…" hex,
+ * little-endian.
+ */
+function cookieOf(v: JsonValue): string | null {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
+  if (typeof v === 'string' && /^0x[0-9a-f]{16}$/i.test(v))
+    return Buffer.from(v.slice(2), 'hex').readBigUInt64LE(0).toString();
+  return null;
+}
 
 interface Snapshot {
   id: string;
@@ -152,9 +166,7 @@ export class MapInspector implements vscode.Disposable {
   }
 
   private async resolveSockets(entries: Entry[]): Promise<void> {
-    const cookies = entries
-      .map((e) => (typeof e.value === 'number' || typeof e.value === 'string' ? String(e.value) : null))
-      .filter((c): c is string => c !== null && /^\d+$/.test(c));
+    const cookies = entries.map((e) => cookieOf(e.value)).filter((c): c is string => c !== null);
     if (cookies.length === 0) return;
     const { sockets } = await this.session.request(SocketsByCookieRequest, { cookies: cookies.slice(0, 65536) });
     this.sockets = new Map(sockets.map((s) => [s.cookie, `${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.state}`]));
@@ -162,8 +174,9 @@ export class MapInspector implements vscode.Disposable {
 
   private withSocket(row: MapRow): MapRow {
     if (!this.meta?.sockets) return row;
-    const cookie = row.valueJson.replace(/"/g, '');
-    return { ...row, socket: this.sockets.get(cookie) ?? `cookie ${cookie}: no TCP socket of this namespace` };
+    const cookie = cookieOf(JSON.parse(row.valueJson) as JsonValue);
+    if (cookie === null) return row;
+    return { ...row, socket: this.sockets.get(cookie) ?? `cookie ${cookie}: no TCP socket in the node's namespace` };
   }
 
   private sendRows(): void {
