@@ -12,10 +12,9 @@ import { join } from 'node:path';
 import { nodeDown } from '../../core/src/testnode';
 import { upNode } from '../support/node';
 import { runCli, type CliResult } from '../support/cli';
-import type { Addon } from '../../remote-agent/src/native';
 import { loopbackConnection, socketFd } from '../support/loopback';
 import { compileMapsFixture } from '../support/mapsFixture';
-import { repoRoot } from '../support/repo';
+import { builtAddon } from '../support/repo';
 
 const NAME = 'dfsmaps';
 const tmp = mkdtempSync(join(tmpdir(), 'dfs-maps-'));
@@ -219,8 +218,7 @@ test('a map without BTF: hex keys and values both ways, a clear error for anythi
 test('a sockhash dumps as keys and socket cookies, the same cookies the kernel hands out', async () => {
   // Sockets enter a sockhash from user space by fd; the test holds both ends of a real
   // loopback connection and puts them in through the addon (bpftool cannot).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const addon = require(join(repoRoot(), 'remote-agent/native/build/Release/dfs_bpf.node')) as Addon;
+  const addon = builtAddon();
   const fd = addon.openPinned(join(pins, 'maps', 'fx_sockhash'));
   const { server, client, peer } = await loopbackConnection();
   const keys = [client, peer].map((socket, i) => {

@@ -12,34 +12,20 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { loopbackConnection, socketFd } from '../support/loopback';
 import { constants, release, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Addon, BpfLink, BpfObject, NativeError } from '../../remote-agent/src/native';
+import { builtAddon, repoRoot } from '../support/repo';
+import type { BpfLink, BpfObject, NativeError } from '../../remote-agent/src/native';
 
 const { EINVAL, EOPNOTSUPP } = constants.errno;
 const BPF_NOEXIST = 1;
 const MISSING_ID = 0xffffffff;
 
-/** The repo root; the test may run from a bundle outside the repo, so the cwd is tried too. */
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = dirname(dir)) {
-      const pkg = join(dir, 'package.json');
-      if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'dfs-ebpf') {
-        return dir;
-      }
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error('cannot find the dfs-ebpf repository root');
-}
-
 const root = repoRoot();
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const addon = require(join(root, 'remote-agent/native/build/Release/dfs_bpf.node')) as Addon;
+const addon = builtAddon();
 const buildDir = mkdtempSync(join(tmpdir(), 'dfs-native-inspect-test-'));
 const fixtures = { maps: 'test/fixtures/bpf/maps/maps.bpf.c', ringbuf: 'test/fixtures/bpf/native/ringbuf.bpf.c' };
 /** Every program id this test loaded; none may be left in the kernel at the end. */

@@ -9,37 +9,22 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { constants, release, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Addon, BpfLink, BpfObject, NativeError } from '../../remote-agent/src/native';
+import { builtAddon, repoRoot } from '../support/repo';
+import type { BpfLink, BpfObject, NativeError } from '../../remote-agent/src/native';
 
 const { ENOENT, EINVAL, EBADF, EEXIST, EBUSY } = constants.errno;
 const EBADFD = 77; // Linux-only, so not in os.constants
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_NOEXIST = 1;
 
-/** The repo root; the test may run from a bundle outside the repo, so the cwd is tried too. */
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = dirname(dir)) {
-      const pkg = join(dir, 'package.json');
-      if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'dfs-ebpf') {
-        return dir;
-      }
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error('cannot find the dfs-ebpf repository root');
-}
-
 const root = repoRoot();
-const addonPath = join(root, 'remote-agent/native/build/Release/dfs_bpf.node');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const addon = require(addonPath) as Addon;
+const addon = builtAddon();
 const fixtureDir = join(root, 'test/fixtures/bpf/native');
 const buildDir = mkdtempSync(join(tmpdir(), 'dfs-native-test-'));
 /** Every program id this test loaded; none may be left in the kernel at the end. */
@@ -128,7 +113,10 @@ after(() => {
 test('reports the libbpf version and the possible CPUs', () => {
   // The pinned libbpf 1.7 linked into the addon (scripts/libbpf.mjs), never the system's 1.1.
   assert.equal(addon.libbpfVersion(), 'v1.7');
-  assert.doesNotMatch(execFileSync('readelf', ['-d', addonPath], { encoding: 'utf8' }), /libbpf\.so/);
+  assert.doesNotMatch(
+    execFileSync('readelf', ['-d', join(root, 'remote-agent/native/build/Release/dfs_bpf.node')], { encoding: 'utf8' }),
+    /libbpf\.so/,
+  );
   // /sys/devices/system/cpu/possible is a range list such as "0-1" or "0,2-3".
   const possible = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',');
   const count = possible.reduce((sum, range) => {
