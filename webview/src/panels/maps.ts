@@ -33,6 +33,7 @@ import { LiveRows, type Sort } from '../maps/liveRows';
 import { RingbufView } from '../maps/ringbuf';
 import { LIVE, SnapshotControls } from '../maps/snapshots';
 import { MapTableView, type RowSource, type TableRow } from '../maps/table';
+import '../components/page.css';
 import './maps.css';
 
 type Update<T extends MapsPanelUpdate['type']> = Extract<MapsPanelUpdate, { type: T }>;

@@ -46,6 +46,7 @@ import { channel } from '../vscodeApi';
 import { diffColour, kindColour, makePalette, nameHash, ROOT_COLOUR, type Palette } from '../profile/colours';
 import { FlameView, fitLabel } from '../profile/flameView';
 import { renderHistograms } from '../profile/histogramView';
+import '../components/page.css';
 import './profile.css';
 
 type Tab = 'flame' | 'sandwich' | 'diff' | 'histograms';
