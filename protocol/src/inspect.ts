@@ -8,6 +8,24 @@
 
 import { request } from './messages';
 
+/** Map kinds whose values hold one slot per possible CPU, each rounded up to 8 bytes. */
+export const PER_CPU_MAP_TYPES: readonly string[] = [
+  'percpu_hash',
+  'percpu_array',
+  'lru_percpu_hash',
+  'percpu_cgroup_storage',
+];
+
+/** Map kinds with no entries to list or write, and what they are instead (maps/describe). */
+export const MAP_TYPES_WITHOUT_ENTRIES: Readonly<Record<string, string>> = {
+  ringbuf: 'a ring buffer: records are consumed by a reader, not stored by key',
+  user_ringbuf: 'a user ring buffer: user space produces, programs consume',
+  perf_event_array: 'a perf event buffer: one perf ring per CPU, read through perf events',
+  queue: 'a queue: values without keys',
+  stack: 'a stack: values without keys',
+  bloom_filter: 'a bloom filter: membership only, no entries',
+};
+
 /** A map as `maps list` shows it (DESIGN.md section 7: id, name, type, sizes, max_entries). */
 export interface MapSummary {
   id: number;

@@ -6,7 +6,7 @@
  * written only with --yes (the user's confirmation).
  */
 
-import { ErrorCode } from '@dfs/protocol';
+import { ErrorCode, type MapSummary } from '@dfs/protocol';
 import { DfsError } from '@dfs/core/errors';
 import { deleteEntry, dumpEntries, listMaps, openCodecs, resolveMap, updateEntry } from '@dfs/core/inspect/onNode';
 import { UsageError, type Parsed } from '../args';
@@ -24,6 +24,11 @@ function json(text: string | undefined, what: string): unknown {
 
 const SUMMARY_FIELDS = ['id', 'name', 'type', 'key_size', 'value_size', 'max_entries'] as const;
 
+/** A map as `maps list --json` prints it (DESIGN.md §7's fields, then `ours`); `dump` prints the same. */
+function summaryJson(m: MapSummary): Record<string, unknown> {
+  return { ...Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, m[f]])), ours: m.ours };
+}
+
 export async function mapsCommand(p: Parsed, io: Io): Promise<number> {
   const [, verb, mapRef, keyText, valueText] = p.positionals;
   if (verb !== 'list' && verb !== 'dump' && verb !== 'update' && verb !== 'delete') {
@@ -39,7 +44,7 @@ export async function mapsCommand(p: Parsed, io: Io): Promise<number> {
       const maps = await listMaps(session);
       if (io.json) {
         printJson({
-          maps: maps.map((m) => ({ ...Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, m[f]])), ours: m.ours })),
+          maps: maps.map(summaryJson),
         });
       } else {
         printLines([
@@ -57,8 +62,7 @@ export async function mapsCommand(p: Parsed, io: Io): Promise<number> {
     const confirmedNotOurs = p.flags.has('yes');
     if (verb === 'dump') {
       const entries = await dumpEntries(session, codecs);
-      const map = Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, summary[f]]));
-      if (io.json) printJson({ map, entries });
+      if (io.json) printJson({ map: summaryJson(summary), entries });
       else {
         printLines([
           `map ${summary.id} ${summary.name} (${summary.type}): ${entries.length} entries; key ${codecs.key.typeName}, value ${codecs.value.typeName}`,

@@ -5,7 +5,7 @@
  * and encoding a user's key and value both go through here, for the CLI and the extension.
  */
 
-import { ErrorCode, type MapBtf, type MapPage, type MapSummary } from '@dfs/protocol';
+import { ErrorCode, PER_CPU_MAP_TYPES, type MapBtf, type MapPage, type MapSummary } from '@dfs/protocol';
 import { codecFor, parseBtf, shapeOf, type Codec, type JsonValue, type TypeShape } from '../btf';
 import { DfsError } from '../errors';
 
@@ -33,8 +33,6 @@ export interface MapCodecs {
   keyShape: TypeShape | null;
   valueShape: TypeShape | null;
 }
-
-const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
 
 function hexPart(size: number): Part {
   return {
@@ -66,7 +64,7 @@ function btfPart(codec: Codec): Part {
 /** The codecs of a map from maps/btf; types whose size disagrees with the map's fall back to hex. */
 export function mapCodecs(info: MapBtf): MapCodecs {
   const { map, cpus } = info;
-  const perCpu = PER_CPU.has(map.type);
+  const perCpu = PER_CPU_MAP_TYPES.includes(map.type);
   let key: Part = hexPart(map.key_size);
   let value: Part = hexPart(map.value_size);
   let btf = false;

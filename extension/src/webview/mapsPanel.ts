@@ -10,6 +10,7 @@
 import * as vscode from 'vscode';
 import {
   isMapsPanelRequest,
+  MAP_TYPES_WITHOUT_ENTRIES,
   MapDescribeRequest,
   SocketsByCookieRequest,
   type MapQuery,
@@ -31,14 +32,6 @@ import { PanelHost } from './panelHost';
 const DEFAULT_REFRESH_MS = 1000;
 /** Maps with more entries than this start paused (a refresh reads them whole). */
 const LIVE_LIMIT = 200_000;
-const NO_ENTRIES: Record<string, string> = {
-  ringbuf: 'a ring buffer: records are consumed by a reader, not stored by key',
-  user_ringbuf: 'a user ring buffer: user space produces, programs consume',
-  perf_event_array: 'a perf event buffer: one perf ring per CPU, read through perf events',
-  queue: 'a queue: values without keys',
-  stack: 'a stack: values without keys',
-  bloom_filter: 'a bloom filter: membership only, no entries',
-};
 
 /**
  * The socket cookie a socket map's value holds, as a decimal string: a number or decimal
@@ -106,7 +99,7 @@ export class MapInspector implements vscode.Disposable {
   async start(): Promise<void> {
     const codecs = await openCodecs(this.session, this.map.id);
     this.codecs = codecs;
-    const described = NO_ENTRIES[this.map.type];
+    const described = MAP_TYPES_WITHOUT_ENTRIES[this.map.type];
     const layout = tableLayout(codecs.keyShape, codecs.valueShape, codecs.perCpu);
     this.table = new MapTable(layout);
     const sockets = this.map.type === 'sockhash' || this.map.type === 'sockmap';

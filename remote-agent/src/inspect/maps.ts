@@ -9,6 +9,8 @@
 import {
   ErrorCode,
   MAP_PAGE_DEFAULT,
+  MAP_TYPES_WITHOUT_ENTRIES,
+  PER_CPU_MAP_TYPES,
   type MapBtf,
   type MapDescription,
   type MapPage,
@@ -71,7 +73,7 @@ export function mapBtf(addon: Addon, id: number): MapBtf {
 
 export function readPage(addon: Addon, id: number, cursor: string | undefined, max: number | undefined): MapPage {
   return withMap(addon, id, (fd, d) => {
-    if (d.keySize === 0 || d.type === 'ringbuf' || d.type === 'user_ringbuf' || d.type === 'perf_event_array') {
+    if (d.keySize === 0 || MAP_TYPES_WITHOUT_ENTRIES[d.type] !== undefined) {
       throw new AgentError(
         ErrorCode.BadRequest,
         `map ${id} (${d.type}) has no entries to list; maps/describe tells what it holds`,
@@ -112,9 +114,7 @@ function checkWrite(addon: Addon, id: number, confirmed: boolean | undefined): v
 
 /** The value bytes a write needs: value_size, or every CPU's slot of a per-CPU map. */
 function valueBytes(addon: Addon, d: MapDetails): number {
-  return d.type.startsWith('percpu_') || d.type === 'lru_percpu_hash'
-    ? Math.ceil(d.valueSize / 8) * 8 * addon.numPossibleCpus()
-    : d.valueSize;
+  return PER_CPU_MAP_TYPES.includes(d.type) ? Math.ceil(d.valueSize / 8) * 8 * addon.numPossibleCpus() : d.valueSize;
 }
 
 export function updateEntry(
