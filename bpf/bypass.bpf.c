@@ -34,7 +34,9 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 65536);
 	__type(key, struct bypass_sock_key);
-	__type(value, __u32);
+	/* 8 bytes, not 4: the kernel answers a lookup from user space with the socket's cookie only
+	 * into an 8-byte value, which is how the map inspector shows each socket's endpoints. */
+	__type(value, __u64);
 } bypass_sockhash SEC(".maps");
 
 struct {

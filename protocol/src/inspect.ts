@@ -206,6 +206,9 @@ export interface SocketInfo {
   dport: number;
 }
 
+/** Cookies one sockets/byCookie request may carry. */
+export const SOCKETS_BY_COOKIE_MAX = 65536;
+
 export const SocketsByCookieRequest = request<{ cookies: string[] }, { sockets: SocketInfo[] }>('sockets/byCookie');
 
 // ---------------------------------------------------------------------------------------------

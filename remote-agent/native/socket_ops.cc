@@ -75,8 +75,16 @@ Napi::Value SockmapAdopt(const Napi::CallbackInfo &info) {
   }
   if (inq > 0 || outq > 0) return Napi::String::New(env, "busy");
 
-  const __u32 value = static_cast<__u32>(sock.Get());
-  const int err = bpf_map_update_elem(*mapFd, key->Data(), &value, BPF_NOEXIST);
+  // The kernel reads the fd as a u32 or a u64, whichever the map's value size is; a wider or
+  // narrower value than the map's would be read out of bounds or refused.
+  const __u32 fd32 = static_cast<__u32>(sock.Get());
+  const __u64 fd64 = fd32;
+  const void *value = map.value_size == sizeof fd64 ? static_cast<const void *>(&fd64) : &fd32;
+  if (map.value_size != sizeof fd32 && map.value_size != sizeof fd64) {
+    ThrowRangeError(env, "the map's values are " + std::to_string(map.value_size) + " bytes; a socket map takes 4 or 8");
+    return {};
+  }
+  const int err = bpf_map_update_elem(*mapFd, key->Data(), value, BPF_NOEXIST);
   if (err == -EEXIST) return Napi::String::New(env, "exists");
   if (err != 0) {
     ThrowNativeError(env, "bpf_map_update_elem", err, "adopting pid " + std::to_string(*pid) + " fd " + std::to_string(*fd));

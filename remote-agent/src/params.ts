@@ -37,6 +37,7 @@ import {
   type ProfileStartParams,
   type ProfileStopParams,
   type VerifyParams,
+  SOCKETS_BY_COOKIE_MAX,
 } from '@dfs/protocol';
 import { AgentError } from './errors';
 import { MAX_INSPECT_BYTES, MAX_STATS_HOLD_S } from './inspect/limits';
@@ -355,15 +356,14 @@ export function parseMapDelete(params: unknown): MapDeleteParams {
 }
 
 /** Cookies looked up at once (a page of a sockhash). */
-const MAX_COOKIES = 65536;
 
 export function parseSocketsByCookie(params: unknown): { cookies: string[] } {
   const m = SocketsByCookieRequest.method;
   const p = asObject(params, m);
   onlyKnown(p, m, ['cookies']);
   const c = p.cookies;
-  if (!Array.isArray(c) || c.length > MAX_COOKIES)
-    throw bad(`${m}: cookies must be an array of at most ${MAX_COOKIES}`);
+  if (!Array.isArray(c) || c.length > SOCKETS_BY_COOKIE_MAX)
+    throw bad(`${m}: cookies must be an array of at most ${SOCKETS_BY_COOKIE_MAX}`);
   c.forEach((v, i) => {
     if (typeof v !== 'string' || !/^\d{1,20}$/.test(v) || BigInt(v) > 0xffffffffffffffffn) {
       throw bad(`${m}: cookies[${i}] must be a decimal 64-bit socket cookie`);

@@ -3,8 +3,9 @@
 // holds the fixture maps (test/fixtures/bpf/maps/maps.bpf.c, loaded with bpftool) with a log2
 // histogram map filled through the CLI: the DFS eBPF view shows the node's maps → clicking
 // fx_hist opens the inspector → its rows carry drawn histograms (canvas, read back through
-// their accessible summary), the selected row's large histogram too. Screenshots are kept in
-// out/test-results/e2e/.
+// their accessible summary), the selected row's large histogram too. Then, with the bypass
+// attached from the palette, its sockhash opens with each socket's endpoints found from the
+// cookies. Screenshots are kept in out/test-results/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -136,3 +137,37 @@ test(
     }
   },
 );
+
+test("with the bypass attached, its sockhash shows each socket's endpoints", { timeout: 240_000 }, async () => {
+  assert.ok(server && browser);
+  const { page } = browser;
+  await runCommand(page, 'View: Close All Editors');
+  await runCommand(page, 'Attach bypass');
+  await waitForStatusBarText(page, STATUS_ITEM, /bypass on/, 60_000);
+  try {
+    await runCommand(page, 'Refresh node explorer');
+    const tree = page.locator('.pane-body .monaco-list-row');
+    const sockhash = tree.filter({ hasText: 'bypass_sockhash' }).first();
+    await sockhash.waitFor({ timeout: 30_000 });
+    await sockhash.click();
+    const panel = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+    // The daemon's connections to Redis (6379) and the object store (6380), from either end.
+    const endpoints = /^127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ established$/;
+    const cells = panel.locator('.mrow .cell.socket');
+    await cells.filter({ hasText: endpoints }).first().waitFor({ timeout: 30_000 });
+    const texts = await cells.allInnerTexts();
+    assert.ok(texts.length >= 2, `sockets listed: ${texts.length}`);
+    for (const t of texts) assert.match(t, endpoints);
+    assert.ok(
+      texts.some((t) => / → 127\.0\.0\.1:(6379|6380) /.test(t)),
+      `a connection to Redis or the object store: ${texts.join(' | ')}`,
+    );
+    await screenshot(page, join(artifacts, 'map-inspector-sockhash.png'));
+  } catch (err) {
+    await screenshot(page, join(artifacts, 'maps-sockhash-failure.png')).catch(() => undefined);
+    throw err;
+  } finally {
+    await runCommand(page, 'Detach bypass');
+    await waitForStatusBarText(page, STATUS_ITEM, /bypass off/, 30_000);
+  }
+});

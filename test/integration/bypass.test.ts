@@ -19,7 +19,9 @@ import { clean, corruptFiles, dropCaches, openSession, upNode, writeRandomFiles 
 import { repoRoot } from '../support/repo';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { BYPASS_META_ROOT, BYPASS_PIN_ROOT, bypassPinName, type BypassStatus } from '../../protocol/src';
+import { BYPASS_META_ROOT, BYPASS_OBJECT, BYPASS_PIN_ROOT, bypassPinName, type BypassStatus } from '../../protocol/src';
+import type { NodeSession } from '../../core/src/agent/session';
+import { dumpEntries, listMaps, openCodecs, socketCookie, socketsOf } from '../../core/src/inspect/onNode';
 import { footprintOf, openLoggedSession, sockopsOnCgroup, stillLoaded } from '../support/bypassState';
 
 const NAME = 'dfsitbp';
@@ -36,6 +38,34 @@ after(async () => {
 function programIdsLive(ids: number[]): boolean {
   const live = new Set(bpfPrograms().map((p) => p.id));
   return ids.some((id) => live.has(id));
+}
+
+/**
+ * The map inspector's view of the bypass's sockhash, read through the agent: every entry's
+ * value is a socket cookie (8-byte values), and sock_diag finds behind each cookie the very
+ * socket its key names, both endpoints, on the node's loopback towards Redis or the object store.
+ */
+async function socketsMatchTheirKeys(session: NodeSession): Promise<void> {
+  const map = (await listMaps(session)).find((m) => m.name === BYPASS_OBJECT.sockhashMap && m.ours);
+  assert.ok(map, 'the bypass sockhash is listed as ours');
+  const entries = await dumpEntries(session, await openCodecs(session, map.id));
+  assert.ok(entries.length >= 2, `the sockhash holds the daemon's connections (${entries.length})`);
+  const sockets = await socketsOf(session, entries);
+  for (const e of entries) {
+    assert.ok(typeof e.key === 'string', 'socket maps carry no BTF: keys come as hex');
+    const key = Buffer.from(e.key.slice(2), 'hex');
+    const ip = (at: number): string => [...key.subarray(at, at + 4)].join('.');
+    const want = `${ip(0)}:${key.readUInt16BE(10)} → ${ip(4)}:${key.readUInt16BE(14)}`;
+    const cookie = socketCookie(e.value);
+    assert.ok(cookie, `entry ${want} holds a cookie: ${JSON.stringify(e.value)}`);
+    const s = sockets.get(cookie);
+    assert.ok(s, `cookie ${cookie} (${want}) is a live socket in the node's namespace`);
+    assert.equal(`${s.src}:${s.sport} → ${s.dst}:${s.dport}`, want, 'the cookie is the socket its key names');
+    assert.ok(
+      [s.sport, s.dport].some((p) => p === 6379 || p === 6380),
+      `${want} is a Redis or object-store connection`,
+    );
+  }
 }
 
 test(
@@ -84,6 +114,7 @@ test(
       // With no local block cache, the 64 MiB file went up and came back over the object-store connection.
       assert.ok(mid.redirected_bytes >= 2 * 64 * MiB, `redirected bytes: ${mid.redirected_bytes}`);
       assert.ok(mid.sockets_added + (await session.request(BypassStatusRequest, {})).adoptedSockets > 0);
+      await socketsMatchTheirKeys(session);
 
       const detached = await session.request(BypassDetachRequest, {});
       assert.equal(detached.attached, false);

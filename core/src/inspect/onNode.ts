@@ -13,10 +13,14 @@ import {
   MapReadRequest,
   MapsListRequest,
   MapUpdateRequest,
+  SOCKETS_BY_COOKIE_MAX,
+  SocketsByCookieRequest,
   type MapSummary,
+  type SocketInfo,
 } from '@dfs/protocol';
 import type { NodeSession } from '../agent/session';
 import { DfsError } from '../errors';
+import type { JsonValue } from '../btf';
 import { decodePage, encodeKey, encodeValue, mapCodecs, type Entry, type MapCodecs } from './entries';
 
 export async function listMaps(session: NodeSession): Promise<MapSummary[]> {
@@ -113,4 +117,30 @@ export async function deleteEntry(
     key: k.toString('base64'),
     ...(opts.confirmedNotOurs ? { confirmedNotOurs: true } : {}),
   });
+}
+
+/**
+ * The socket cookie a socket map's value holds, as a decimal string: a number or decimal
+ * string through BTF, or (the kernel keeps no BTF for socket maps) the value's 8 bytes as
+ * "0x…" hex, little-endian. Null for anything else (a 4-byte value holds no cookie).
+ */
+export function socketCookie(v: JsonValue): string | null {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
+  if (typeof v === 'string' && /^0x[0-9a-f]{16}$/i.test(v))
+    return Buffer.from(v.slice(2), 'hex').readBigUInt64LE(0).toString();
+  return null;
+}
+
+/** The TCP sockets (both endpoints and state) behind a socket map's entries, by cookie. */
+export async function socketsOf(session: NodeSession, entries: Entry[]): Promise<Map<string, SocketInfo>> {
+  const cookies = entries.map((e) => socketCookie(e.value)).filter((c): c is string => c !== null);
+  const found = new Map<string, SocketInfo>();
+  for (let i = 0; i < cookies.length; i += SOCKETS_BY_COOKIE_MAX) {
+    const { sockets } = await session.request(SocketsByCookieRequest, {
+      cookies: cookies.slice(i, i + SOCKETS_BY_COOKIE_MAX),
+    });
+    for (const s of sockets) found.set(s.cookie, s);
+  }
+  return found;
 }

@@ -12,7 +12,6 @@ import {
   isMapsPanelRequest,
   MAP_TYPES_WITHOUT_ENTRIES,
   MapDescribeRequest,
-  SocketsByCookieRequest,
   type MapQuery,
   type MapRow,
   type MapsPanelMeta,
@@ -23,7 +22,7 @@ import {
 import { describeError } from '@dfs/core/errors';
 import type { JsonValue } from '@dfs/core/btf';
 import type { Entry, MapCodecs } from '@dfs/core/inspect/entries';
-import { deleteEntry, dumpEntries, openCodecs, updateEntry } from '@dfs/core/inspect/onNode';
+import { deleteEntry, dumpEntries, openCodecs, socketCookie, socketsOf, updateEntry } from '@dfs/core/inspect/onNode';
 import { diffEntries, entriesCsv, MapTable, tableLayout } from '@dfs/core/inspect/table';
 import type { NodeSession } from '@dfs/core/agent/session';
 import type { Ctx } from '../ctx';
@@ -32,19 +31,6 @@ import { PanelHost } from './panelHost';
 const DEFAULT_REFRESH_MS = 1000;
 /** Maps with more entries than this start paused (a refresh reads them whole). */
 const LIVE_LIMIT = 200_000;
-
-/**
- * The socket cookie a socket map's value holds, as a decimal string: a number or decimal
- * string through BTF, or (socket maps carry no BTF) the value's 8 bytes as "0x…" hex,
- * little-endian.
- */
-function cookieOf(v: JsonValue): string | null {
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
-  if (typeof v === 'string' && /^0x[0-9a-f]{16}$/i.test(v))
-    return Buffer.from(v.slice(2), 'hex').readBigUInt64LE(0).toString();
-  return null;
-}
 
 interface Snapshot {
   id: string;
@@ -66,8 +52,8 @@ export class MapInspector implements vscode.Disposable {
   private reading: Promise<void> | null = null;
   private disposed = false;
   private atMs = 0;
-  /** The last outcome told to the webview (for the extension tests). */
-  lastResult: { ok: boolean; message: string } | null = null;
+  /** The last message of each type sent to the webview (the extension tests read them). */
+  private readonly sent = new Map<MapsPanelUpdate['type'], MapsPanelUpdate>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -124,7 +110,7 @@ export class MapInspector implements vscode.Disposable {
 
   private resend(): void {
     if (!this.meta) return;
-    this.host.post({ type: 'meta', meta: this.meta });
+    this.post({ type: 'meta', meta: this.meta });
     this.sendSnapshots();
     this.sendRows();
   }
@@ -137,7 +123,7 @@ export class MapInspector implements vscode.Disposable {
         if (!this.codecs || !this.table || !this.meta) return;
         if (this.meta.described) {
           const d = await this.session.request(MapDescribeRequest, { id: this.map.id });
-          if (d.ringbuf) this.host.post({ type: 'ringbuf', ...d.ringbuf, at_ms: Date.now() });
+          if (d.ringbuf) this.post({ type: 'ringbuf', ...d.ringbuf, at_ms: Date.now() });
           return;
         }
         const started = Date.now();
@@ -159,15 +145,13 @@ export class MapInspector implements vscode.Disposable {
   }
 
   private async resolveSockets(entries: Entry[]): Promise<void> {
-    const cookies = entries.map((e) => cookieOf(e.value)).filter((c): c is string => c !== null);
-    if (cookies.length === 0) return;
-    const { sockets } = await this.session.request(SocketsByCookieRequest, { cookies: cookies.slice(0, 65536) });
-    this.sockets = new Map(sockets.map((s) => [s.cookie, `${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.state}`]));
+    const found = await socketsOf(this.session, entries);
+    this.sockets = new Map([...found].map(([c, s]) => [c, `${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.state}`]));
   }
 
   private withSocket(row: MapRow): MapRow {
     if (!this.meta?.sockets) return row;
-    const cookie = cookieOf(JSON.parse(row.valueJson) as JsonValue);
+    const cookie = socketCookie(JSON.parse(row.valueJson) as JsonValue);
     if (cookie === null) return row;
     return { ...row, socket: this.sockets.get(cookie) ?? `cookie ${cookie}: no TCP socket in the node's namespace` };
   }
@@ -175,7 +159,7 @@ export class MapInspector implements vscode.Disposable {
   private sendRows(): void {
     if (!this.table || this.meta?.described) return;
     const { rows, matching } = this.table.query(this.query);
-    this.host.post({
+    this.post({
       type: 'rows',
       rows: rows.map((r) => this.withSocket(r)),
       total: this.table.size,
@@ -187,7 +171,7 @@ export class MapInspector implements vscode.Disposable {
   }
 
   private sendSnapshots(): void {
-    this.host.post({
+    this.post({
       type: 'snapshots',
       snapshots: this.snapshots.map(({ id, label, at_ms, entries }) => ({ id, label, at_ms, entries: entries.length })),
     });
@@ -244,7 +228,8 @@ export class MapInspector implements vscode.Disposable {
       return;
     }
     const d = diffEntries(this.table.layout, before, after);
-    this.host.post({ type: 'diff', a, b, ...d });
+    const rows = (r: MapRow[]): MapRow[] => r.map((x) => this.withSocket(x));
+    this.post({ type: 'diff', a, b, added: rows(d.added), removed: rows(d.removed), changed: rows(d.changed) });
   }
 
   private async export(format: 'json' | 'csv', snapshot?: string): Promise<void> {
@@ -302,6 +287,8 @@ export class MapInspector implements vscode.Disposable {
         });
       this.ctx.log.info(`map ${this.map.name} (${this.map.id}): ${op} ${keyText}`);
       this.result(true, `${op === 'delete' ? 'deleted' : 'written'}: ${keyText}`);
+      // A read already under way may have passed the entry before the write: read again after it.
+      await this.reading;
       await this.readNow();
     } catch (err) {
       this.result(false, describeError(err));
@@ -309,8 +296,17 @@ export class MapInspector implements vscode.Disposable {
   }
 
   private result(ok: boolean, message: string): void {
-    this.lastResult = { ok, message };
-    this.host.post({ type: 'result', ok, message });
+    this.post({ type: 'result', ok, message });
+  }
+
+  private post(u: MapsPanelUpdate): void {
+    this.sent.set(u.type, u);
+    this.host.post(u);
+  }
+
+  /** The last message of this type sent to the webview, as the webview got it (for the tests). */
+  last<T extends MapsPanelUpdate['type']>(type: T): Extract<MapsPanelUpdate, { type: T }> | undefined {
+    return this.sent.get(type) as Extract<MapsPanelUpdate, { type: T }> | undefined;
   }
 
   dispose(): void {

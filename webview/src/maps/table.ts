@@ -18,7 +18,7 @@
 import type { MapColumn, MapRow } from '@dfs/protocol';
 import { el } from '../components/dom';
 import { afterPaint } from './format';
-import { buildHead, columnVar, HIST_VAR, HIST_W, showSort, STATUS_VAR, type HeadLayout } from './tableHead';
+import { buildHead, columnVar, HIST_VAR, HIST_W, showSort, SOCKET_VAR, STATUS_VAR, type HeadLayout } from './tableHead';
 import { RowPainter, type TableRow } from './tableRow';
 import './table.css';
 
@@ -73,7 +73,7 @@ export class MapTableView {
     readonly rowHeight: number,
   ) {
     this.painter = new RowPainter(rowHeight, this.idPrefix);
-    this.layout = { columns: [], lastKey: -1, histogram: false, statusColumn: o.statusColumn === true };
+    this.layout = { columns: [], lastKey: -1, histogram: false, socket: false, statusColumn: o.statusColumn === true };
     const e = this.element;
     e.tabIndex = 0;
     e.setAttribute('role', 'grid');
@@ -108,12 +108,14 @@ export class MapTableView {
     return this.selected;
   }
 
-  /** New columns: widths from the headers, nothing selected, scrolled to the top. */
-  setColumns(columns: MapColumn[], histogram: boolean): void {
+  /** New columns (and the histogram and socket columns after them): widths from the headers,
+   *  nothing selected, scrolled to the top. */
+  setColumns(columns: MapColumn[], extra: { histogram: boolean; socket: boolean }): void {
     this.layout = {
       columns,
       lastKey: columns.map((c) => c.side).lastIndexOf('key'),
-      histogram,
+      histogram: extra.histogram,
+      socket: extra.socket,
       statusColumn: this.o.statusColumn === true,
     };
     this.widths = columns.map((c) => Math.max(6, c.path.length + 2));
@@ -286,6 +288,8 @@ export class MapTableView {
     this.widths.forEach((w, i) => set(columnVar(i), `calc(${w}ch + 14px)`));
     set(STATUS_VAR, 'calc(10ch + 14px)');
     set(HIST_VAR, `${HIST_W + 14}px`);
+    // "255.255.255.255:65535 → 255.255.255.255:65535 established"
+    set(SOCKET_VAR, 'calc(58ch + 14px)');
   }
 
   /** Fills `row` for `index`; true when a column had to grow to fit it. */

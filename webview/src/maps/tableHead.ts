@@ -11,6 +11,7 @@ import { el } from '../components/dom';
 
 export const STATUS_VAR = '--w-status';
 export const HIST_VAR = '--w-hist';
+export const SOCKET_VAR = '--w-socket';
 export const columnVar = (i: number): string => `--w${i}`;
 /** The histogram column: 32 slots of 4 px, a 3 px bar and a gap each. */
 export const HIST_W = 128;
@@ -20,6 +21,8 @@ export interface HeadLayout {
   /** The last key column, drawn with a rule after it (-1: none). */
   lastKey: number;
   histogram: boolean;
+  /** A socket map: the socket behind each value's cookie, both endpoints, as a last column. */
+  socket: boolean;
   statusColumn: boolean;
 }
 
@@ -55,11 +58,16 @@ export function buildHead(head: HTMLElement, l: HeadLayout, onSort: ((column: nu
   );
   group(
     'value',
-    [...vars.filter((_, i) => l.columns[i]!.side === 'value'), ...(l.histogram ? [HIST_VAR] : [])],
+    [
+      ...vars.filter((_, i) => l.columns[i]!.side === 'value'),
+      ...(l.histogram ? [HIST_VAR] : []),
+      ...(l.socket ? [SOCKET_VAR] : []),
+    ],
     'value',
   );
   l.columns.forEach((c, i) => cols.append(headCell(c.path, cellClass(l, i), i, columnVar(i), onSort)));
   if (l.histogram) cols.append(headCell('histogram (log2)', 'value hist', -1, HIST_VAR, undefined));
+  if (l.socket) cols.append(headCell('socket (from the cookie)', 'value socket', -1, SOCKET_VAR, undefined));
   head.replaceChildren(groups, cols);
 }
 

@@ -4,7 +4,7 @@
  * alone when a refresh brings the same row again, so its fading highlights keep running. Cells
  * are the host's display text (textContent only); a numeric cell shows its rate beside it; a
  * cell in `changed` fades from a highlight counted from when its refresh arrived (a diff's stay
- * marked); the histogram column is one small canvas.
+ * marked); the histogram column is one small canvas; a socket map's socket column is text.
  */
 
 import type { MapRow } from '@dfs/protocol';
@@ -12,7 +12,7 @@ import { el } from '../components/dom';
 import { cssVar } from '../profile/colours';
 import { formatRate } from './format';
 import { drawSmallHistogram, histColours, type HistColours } from './histogram';
-import { cellClass, columnVar, HIST_VAR, HIST_W, STATUS_VAR, type HeadLayout } from './tableHead';
+import { cellClass, columnVar, HIST_VAR, HIST_W, SOCKET_VAR, STATUS_VAR, type HeadLayout } from './tableHead';
 
 export type RowStatus = 'added' | 'removed' | 'changed';
 
@@ -43,6 +43,7 @@ interface RowParts {
   status: HTMLElement | null;
   cells: CellParts[];
   canvas: HTMLCanvasElement | null;
+  socket: HTMLElement | null;
 }
 
 function setText(e: HTMLElement, text: string): void {
@@ -100,7 +101,7 @@ export class RowPainter {
   ): boolean {
     const r = data?.row;
     const sig = r
-      ? `${index}\u0001${data.status ?? ''}\u0001${r.changed.length > 0 ? data.changedAt : ''}\u0001${r.changed.join()}\u0001${r.rates.join()}\u0001${r.cells.join('\u0000')}\u0001${r.hist?.join() ?? ''}`
+      ? `${index}\u0001${data.status ?? ''}\u0001${r.changed.length > 0 ? data.changedAt : ''}\u0001${r.changed.join()}\u0001${r.rates.join()}\u0001${r.cells.join('\u0000')}\u0001${r.hist?.join() ?? ''}\u0001${r.socket ?? ''}`
       : `${index}\u0001loading`;
     if (this.drawn.get(row) === sig) return false;
     this.drawn.set(row, sig);
@@ -140,6 +141,10 @@ export class RowPainter {
       this.colours ??= histColours();
       drawSmallHistogram(p.canvas, r?.hist ?? [], HIST_W, this.rowHeight - 6, this.colours);
     }
+    if (p.socket) {
+      setText(p.socket, r?.socket ?? '');
+      if (p.socket.title !== (r?.socket ?? '')) p.socket.title = r?.socket ?? '';
+    }
     return grew;
   }
 
@@ -165,8 +170,15 @@ export class RowPainter {
       cell.append(canvas);
       all.push(cell);
     }
+    let socket: HTMLElement | null = null;
+    if (layout.socket) {
+      socket = el('div', '', 'cell value socket');
+      socket.style.width = `var(${SOCKET_VAR})`;
+      socket.setAttribute('role', 'gridcell');
+      all.push(socket);
+    }
     row.replaceChildren(...all);
-    const parts = { layout, status, cells, canvas };
+    const parts = { layout, status, cells, canvas, socket };
     this.parts.set(row, parts);
     return parts;
   }

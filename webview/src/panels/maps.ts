@@ -222,8 +222,9 @@ class MapsInspector {
       this.selectedId = null;
       this.details.show(null);
       this.editor.select(null);
-      this.table.setColumns(meta.columns, meta.histogram);
-      this.diffTable.setColumns(meta.columns, meta.histogram);
+      const extra = { histogram: meta.histogram, socket: meta.sockets };
+      this.table.setColumns(meta.columns, extra);
+      this.diffTable.setColumns(meta.columns, extra);
       this.table.setSort(null);
       this.filter.value = '';
       this.live.setQuery('', null);
