@@ -40,10 +40,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   workload: { value: true },
   command: { value: true },
   yes: {},
+  'sudo-password-stdin': {},
 };
 
 const USAGE = `usage: dfs-ebpf <command> [options]
   node up|down|status [--name NAME]     the local JuiceFS test node
+  node install|uninstall TARGET [--sudo-password-stdin]   the agent on a node over SSH (TARGET: user@host[:port] or an ~/.ssh/config Host)
   attach bypass [--mount PATH] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
   detach bypass                          remove a pinned bypass
   status                                 node, agent, kernel features and bypass counters

@@ -81,6 +81,8 @@ export interface InitializeResult {
   /** The agent's process id on the node (one agent process per connection). */
   agentPid: number;
   kernel: { release: string; machine: string };
+  /** The Node runtime the agent runs on (the shipped one on an installed node). */
+  runtime: { node: string; path: string };
   libbpfVersion: string;
   features: FeatureReport[];
   juicefs: JuiceFsMount[];

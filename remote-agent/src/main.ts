@@ -6,6 +6,7 @@
  *   --stdio     serve JSON-RPC on stdin/stdout
  *   --version   print {"name","version","protocolVersion"} and exit
  *   --sweep     release bypasses orphaned by an agent that died uncleanly (run by the wrapper)
+ *   --release-pins  release every pinned bypass of ours (run as root by `dfs-ebpf node uninstall`)
  *   --check-object  (internal) the sandbox child: one untrusted object job on stdin (sandbox.ts)
  */
 
@@ -16,6 +17,7 @@ import { AgentLog } from './log';
 import { Manager } from './manager';
 import { loadAddon } from './native';
 import { checkBypassHere } from './bypass';
+import { removeAllPinned } from './pins';
 import { sandboxChild, type SandboxWorker } from './sandbox';
 import { serve } from './server';
 import { sweepOrphans } from './sweep';
@@ -35,8 +37,8 @@ function main(argv: string[]): void {
     );
     return;
   }
-  if (!['--stdio', '--sweep', '--check-object'].some((a) => argv.includes(a))) {
-    process.stderr.write('usage: dfs-ebpf-agent --stdio | --sweep | --version\n');
+  if (!['--stdio', '--sweep', '--release-pins', '--check-object'].some((a) => argv.includes(a))) {
+    process.stderr.write('usage: dfs-ebpf-agent --stdio | --sweep | --release-pins | --version\n');
     process.exitCode = 2;
     return;
   }
@@ -47,6 +49,11 @@ function main(argv: string[]): void {
   }
   if (argv.includes('--sweep')) {
     void sweepWithRetries(new AgentLog());
+    return;
+  }
+  if (argv.includes('--release-pins')) {
+    const n = removeAllPinned(loadAddon());
+    process.stdout.write(`released ${n} pinned bypass${n === 1 ? '' : 'es'}\n`);
     return;
   }
   if (argv.includes('--check-object')) {

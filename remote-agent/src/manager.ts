@@ -96,6 +96,7 @@ export class Manager {
       agentBuild: AGENT_BUILD,
       agentPid: process.pid,
       kernel: kernelInfo(),
+      runtime: { node: process.version, path: process.execPath },
       libbpfVersion: this.addon.libbpfVersion(),
       features: this.features,
       juicefs: discoverJuiceFs().map(publicMount),

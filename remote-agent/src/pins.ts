@@ -12,7 +12,7 @@
  * taken for a dead one.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BYPASS_META_ROOT,
@@ -181,20 +181,36 @@ export function removePinned(addon: Addon, cgroup: string): Removed {
     removed.sockops = addon
       .cgroupProgIds(cgroup, 'cgroup_sock_ops')
       .filter((id) => (addon.progMapIds(id) ?? []).some((m) => maps.has(m)));
-    if (existsSync(join(dir, PIN_ORDER.sockhash))) {
-      // The kernel frees a sockhash by itself once the pins go (the stub structure), but a pin
-      // set of an older agent may hold a sockhash used by the attached program: empty it first.
-      const fd = addon.openPinned(join(dir, PIN_ORDER.sockhash));
-      try {
-        clearSockhash(addon, fd);
-      } finally {
-        addon.closeFd(fd);
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    removePinDir(addon, dir);
   }
   rmSync(metaFile(cgroup), { force: true });
   return removed;
+}
+
+/**
+ * Remove one pin directory. The kernel frees a sockhash by itself once the pins go (the stub
+ * structure), but a pin set of an older agent may hold a sockhash used by the attached
+ * program: empty it first.
+ */
+function removePinDir(addon: Addon, dir: string): void {
+  if (existsSync(join(dir, PIN_ORDER.sockhash))) {
+    const fd = addon.openPinned(join(dir, PIN_ORDER.sockhash));
+    try {
+      clearSockhash(addon, fd);
+    } finally {
+      addon.closeFd(fd);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every pinned bypass of ours released, with its description (`node uninstall`); returns how many. */
+export function removeAllPinned(addon: Addon): number {
+  const dirs = existsSync(BYPASS_PIN_ROOT) ? readdirSync(BYPASS_PIN_ROOT) : [];
+  for (const name of dirs) removePinDir(addon, join(BYPASS_PIN_ROOT, name));
+  rmSync(BYPASS_PIN_ROOT, { recursive: true, force: true });
+  rmSync(BYPASS_META_ROOT, { recursive: true, force: true });
+  return dirs.length;
 }
 
 /**

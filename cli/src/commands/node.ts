@@ -1,11 +1,16 @@
-/** `dfs-ebpf node up|down|status [--name NAME]`: the local JuiceFS test node (DESIGN.md §4, §7). */
+/**
+ * `dfs-ebpf node up|down|status [--name NAME]`: the local JuiceFS test node (DESIGN.md §4, §7);
+ * `node install|uninstall TARGET`: the agent on a node reached over SSH (core/src/install).
+ */
 
 import { nodeDown, nodeStatus, nodeUp, type LocalNode } from '@dfs/core/testnode';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '@dfs/core/errors';
 import { UsageError, value, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
+import { installAgent, uninstallAgent } from '@dfs/core/install';
 import { agentBundleDir } from '../paths';
+import { askSecretOnTty, firstStdinLine } from '../prompt';
 
 /** The contract shape of `node status --json`. */
 function nodeDoc(n: LocalNode): Record<string, unknown> {
@@ -60,7 +65,43 @@ export async function nodeCommand(p: Parsed, io: Io): Promise<number> {
         ]);
       return 0;
     }
+    case 'install':
+    case 'uninstall': {
+      const target = p.positionals[2];
+      if (!target || p.positionals.length > 3)
+        throw new UsageError(`usage: dfs-ebpf node ${verb} user@host[:port]|ALIAS [--sudo-password-stdin] [--json]`);
+      const fromStdin = p.flags.has('sudo-password-stdin');
+      const opts = {
+        log: common.log,
+        progress: common.progress,
+        askPassword: (prompt: string) => (fromStdin ? firstStdinLine() : askSecretOnTty(prompt)),
+      };
+      if (verb === 'uninstall') {
+        const r = await uninstallAgent(target, opts);
+        if (io.json) printJson(r);
+        else
+          printLines([
+            r.result === 'absent'
+              ? `nothing of ours on ${r.ssh}`
+              : `removed the agent from ${r.ssh}${r.stopped.length ? ` (stopped ${r.stopped.length} running agent${r.stopped.length === 1 ? '' : 's'})` : ''}`,
+          ]);
+        return 0;
+      }
+      const r = await installAgent(target, { ...opts, bundleDir: agentBundleDir() });
+      if (io.json) printJson(r);
+      else
+        printLines([
+          r.result === 'unchanged'
+            ? `the agent ${r.installed.version} (build ${r.installed.build}) is already installed on ${r.ssh}; nothing changed`
+            : `installed the agent ${r.installed.version} (build ${r.installed.build}) on ${r.ssh}${r.previous ? `, replacing ${r.previous.version} (build ${r.previous.build})` : ''}`,
+          `  runtime  Node ${r.agent.runtime.node} (${r.agent.runtime.path}), libbpf ${r.agent.libbpf}`,
+          `  kernel   ${r.agent.kernel}${r.agent.missing_features.length ? `; missing: ${r.agent.missing_features.join(', ')}` : ''}`,
+          `  payload  ${(r.payload.bytes / (1 << 20)).toFixed(1)} MiB (${(r.payload.unpacked_bytes / (1 << 20)).toFixed(0)} MiB unpacked)`,
+          ...r.notes.map((n) => `  note     ${n}`),
+        ]);
+      return 0;
+    }
     default:
-      throw new UsageError('usage: dfs-ebpf node up|down|status [--name NAME] [--json]');
+      throw new UsageError('usage: dfs-ebpf node up|down|status [--name NAME] | install|uninstall TARGET [--json]');
   }
 }

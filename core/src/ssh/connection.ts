@@ -202,14 +202,18 @@ export class SshConnection {
     });
   }
 
-  /** Run a command to completion and collect its output (bounded). */
-  async run(command: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /** Run a command to completion and collect its output (bounded); `input` is its whole stdin. */
+  async run(
+    command: string,
+    timeoutMs = 30_000,
+    input?: string,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const { channel, exited } = await this.exec(command);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
-    channel.end();
+    channel.end(input);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

