@@ -9,7 +9,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config curl ca-certificates
-  redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux)
+  redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux
+  autoconf automake autopoint flex bison gawk) # scripts/libbpf.mjs builds libelf from elfutils' git tree
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 START=$SECONDS

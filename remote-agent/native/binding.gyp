@@ -1,10 +1,12 @@
 {
   # The agent's libbpf addon: build/Release/dfs_bpf.node (see remote-agent/src/native.ts).
   # libbpf 1.7.0 is linked in statically, with its own headers, from the pinned cache that
-  # scripts/libbpf.mjs fetches and builds (the same headers bpf/Makefile uses); its symbols stay
-  # hidden (--exclude-libs), so a system libbpf.so can never interpose. libelf and zlib stay
-  # dynamic: Debian's libelf.a is not position-independent (initial-exec TLS), and libelf.so
-  # needs libz.so anyway.
+  # scripts/libbpf.mjs fetches and builds (the same headers bpf/Makefile uses), and so are the
+  # libelf and zlib it was compiled against, built there with -fPIC from the same crate (Debian's
+  # libelf.a is not position-independent). Their symbols stay hidden (--exclude-libs), so a
+  # system libbpf.so, libelf.so or libz.so can never interpose, and the addon needs nothing on
+  # a node but glibc and libstdc++ (test/unit/addon-deps.test.ts). Order matters: each archive
+  # after the ones that use it.
   "variables": {
     "libbpf_dir": "<!(node ../../scripts/libbpf.mjs dir)"
   },
@@ -32,8 +34,8 @@
       "cflags!": ["-Wno-unused-parameter"],
       "libraries": [
         "<(libbpf_dir)/lib/libbpf.a",
-        "-lelf",
-        "-lz",
+        "<(libbpf_dir)/lib/libelf.a",
+        "<(libbpf_dir)/lib/libz.a",
         "-Wl,--exclude-libs,ALL"
       ]
     }
