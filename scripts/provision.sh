@@ -10,6 +10,7 @@ set -euo pipefail
 
 APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config curl ca-certificates
   redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux
+  mmdebstrap # builds the bare test node's Debian root file system from the Debian mirror: testnode/bare/rootfs.ts
   autoconf automake autopoint flex bison gawk) # scripts/libbpf.mjs builds libelf from elfutils' git tree
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -215,6 +215,12 @@ export interface BypassStatus {
   counters: BypassCounters;
   /** Connections that existed before the attach and were handed to the bypass by the agent. */
   adoptedSockets: number;
+  /**
+   * Connections that existed before the attach, to a selected endpoint, whose peer is on
+   * another host (a fleet member and node 0's services): left out, since nothing can be
+   * redirected to a remote peer. New ones are counted in counters.sockets_skipped.
+   */
+  remoteLeftAtAttach: number;
   /** ISO time of the attach, null when detached. */
   attachedAt: string | null;
 }

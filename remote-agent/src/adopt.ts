@@ -97,6 +97,8 @@ function selected(policy: PolicyEndpoint[], ip: string, port: number): boolean {
 export interface AdoptResult {
   added: number;
   busy: number;
+  /** Connections of the cgroup to a selected endpoint whose peer is on another host: left alone. */
+  remote: number;
 }
 
 /**
@@ -110,16 +112,19 @@ export function adoptExisting(
   policy: PolicyEndpoint[],
   done: Set<number>,
 ): AdoptResult {
-  const socks = parseProcNetTcp(readFileSync('/proc/net/tcp', 'utf8'));
-  const wanted = socks.filter(
+  const socks = parseProcNetTcp(readFileSync('/proc/net/tcp', 'utf8')).filter(
     (s) =>
-      !done.has(s.inode) &&
-      isLocalPair(s) &&
-      (selected(policy, s.localIp, s.localPort) || selected(policy, s.remoteIp, s.remotePort)),
+      !done.has(s.inode) && (selected(policy, s.localIp, s.localPort) || selected(policy, s.remoteIp, s.remotePort)),
   );
-  if (wanted.length === 0) return { added: 0, busy: 0 };
+  const result: AdoptResult = { added: 0, busy: 0, remote: 0 };
+  if (socks.length === 0) return result;
   const owners = socketOwners(cgroup);
-  const result: AdoptResult = { added: 0, busy: 0 };
+  // A remote peer can never be redirected to (as in bypass_sockops): counted once, never added.
+  for (const s of socks.filter((x) => !isLocalPair(x) && owners.has(x.inode))) {
+    result.remote++;
+    done.add(s.inode);
+  }
+  const wanted = socks.filter(isLocalPair);
   for (const s of wanted) {
     const owner = owners.get(s.inode);
     if (!owner) continue; // not a socket of the bypass cgroup: sk_msg would never see its peer

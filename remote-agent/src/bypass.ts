@@ -57,6 +57,7 @@ export function detachedStatus(): BypassStatus {
     programs: [],
     counters: zeroCounters(),
     adoptedSockets: 0,
+    remoteLeftAtAttach: 0,
     attachedAt: null,
   };
 }
@@ -217,6 +218,7 @@ export class BypassSession {
   private closed = false;
   private readonly adopted = new Set<number>();
   private adoptedCount = 0;
+  private remoteLeftCount = 0;
   private adoptTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -307,6 +309,7 @@ export class BypassSession {
       const sockhashFd = this.obj.mapFd(BYPASS_OBJECT.sockhashMap);
       const r = adoptExisting(this.addon, sockhashFd, this.target.cgroup, this.target.endpoints, this.adopted);
       this.adoptedCount += r.added;
+      this.remoteLeftCount += r.remote;
       if (r.added > 0 || r.busy > 0) {
         log.info(
           'bypass',
@@ -334,6 +337,7 @@ export class BypassSession {
       programs: this.programs,
       counters: this.counters(),
       adoptedSockets: this.adoptedCount,
+      remoteLeftAtAttach: this.remoteLeftCount,
       attachedAt: this.attachedAt,
     };
   }

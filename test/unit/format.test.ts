@@ -23,6 +23,7 @@ const on: BypassStatus = {
   programs: [],
   counters,
   adoptedSockets: 0,
+  remoteLeftAtAttach: 0,
   attachedAt: '2026-11-25T00:00:00Z',
 };
 

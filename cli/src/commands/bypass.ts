@@ -35,6 +35,7 @@ export function bypassDoc(b: BypassStatus): Record<string, unknown> {
     sockets_added: b.counters.sockets_added,
     sockets_skipped: b.counters.sockets_skipped,
     adopted_sockets: b.adoptedSockets,
+    remote_left_at_attach: b.remoteLeftAtAttach,
     owner: b.owner,
     cgroup: b.cgroup,
     mountpoint: b.mountpoint,
@@ -52,6 +53,7 @@ function bypassLines(b: BypassStatus): string[] {
     `bypass: on (${b.owner}) at ${b.cgroup}`,
     `  endpoints  ${b.endpoints.map((e) => `${e.host}:${e.port} (${e.source})`).join(', ')}`,
     `  redirected ${c.redirected_msgs} msgs, ${c.redirected_bytes} bytes; misses ${c.misses}; errors ${c.errors}; sockets ${c.sockets_added}`,
+    `  skipped    remote peers: ${c.sockets_skipped} at connect, ${b.remoteLeftAtAttach} open at attach`,
   ];
 }
 

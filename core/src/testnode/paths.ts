@@ -41,6 +41,10 @@ export const LOCK_FILE = '/run/dfs-ebpf-testnode.lock';
 export const SUDOERS_DIR = '/etc/sudoers.d';
 export const NETNS_DIR = '/run/netns';
 export const CGROUP_PARENT = 'dfs-ebpf';
+/** Bare test nodes (bare.ts): cached Debian root file systems, a machine-wide cache (never node state). */
+export const ROOTFS_CACHE_DIR = '/var/cache/dfs-ebpf/rootfs';
+/** Bare test nodes' mount namespace files; a private bind mount of itself, as `ip netns` does for /run/netns. */
+export const MNTNS_DIR = '/run/dfs-ebpf-mntns';
 
 /** Every program the local node runs, with the Debian package that provides it (for the error message). */
 export const TOOLS = {
