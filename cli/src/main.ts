@@ -20,6 +20,8 @@ const OPTIONS: Record<string, OptionSpec> = {
   verbose: {},
   help: {},
   name: { value: true },
+  count: { value: true },
+  all: {},
   node: { value: true },
   object: { value: true },
   mount: { value: true },
@@ -45,6 +47,8 @@ const OPTIONS: Record<string, OptionSpec> = {
 
 const USAGE = `usage: dfs-ebpf <command> [options]
   node up|down|status [--name NAME]     the local JuiceFS test node
+  node up --count N [--name PREFIX]     a fleet PREFIX0 … (default dfsnode0 …) of N (2-8) nodes mounting node 0's volume
+  node down|status --all [--name PREFIX]   every local node (or only fleet PREFIX), members before node 0
   node install|uninstall TARGET [--sudo-password-stdin]   the agent on a node over SSH (TARGET: user@host[:port] or an ~/.ssh/config Host)
   attach bypass [--mount PATH] [--object FILE] [--extra HOST:PORT]... [--hold [--duration S]]
   detach bypass                          remove a pinned bypass

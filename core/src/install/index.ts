@@ -124,6 +124,8 @@ async function upload(conn: SshConnection, payload: Payload, progress: Progress)
   const { channel, exited } = await conn.exec(`cat > ${shellQuote(`${dir}/payload.tgz`)}`);
   const stderr: Buffer[] = [];
   channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+  // The channel closes only once its stdout is read to the end too (cat writes nothing).
+  channel.resume();
   let sent = 0;
   let told = 0;
   const src = createReadStream(payload.file);

@@ -17,6 +17,7 @@ import { DfsError } from '../errors';
 import { type Logger, noProgress, nullLogger, type Progress } from '../log';
 import { cgroupPids, nodeCgroupDir } from './cgroup';
 import { recordFuseConnection, unmountFuse } from './fuse';
+import { recordedFleet } from './fleet';
 import { findJuicefsBinary } from './juicefsBinary';
 import {
   fuseRecordFile,
@@ -54,11 +55,23 @@ export interface BenchRedisAccess {
   close: () => Promise<void>;
 }
 
+/** The bench works on the node's own Redis pair, which a fleet member (fleet.ts) does not have. */
+function requireOwnRedis(p: NodePaths): void {
+  const node0 = recordedFleet(p.name);
+  if (node0 !== undefined && node0 !== p.name) {
+    throw new DfsError(
+      ErrorCode.BadRequest,
+      `node ${p.name} is a fleet member and has no Redis of its own; run bench on the fleet's node 0 (--node ${node0})`,
+    );
+  }
+}
+
 /** Creates the bench's Redis user on the node's metadata Redis. */
 export async function openBenchRedisAccess(opts: BenchOptions): Promise<BenchRedisAccess> {
   requireRoot('dfs-ebpf bench');
   const p = nodePaths(validateNodeName(opts.name));
   const ctx = ctxOf(opts);
+  requireOwnRedis(p);
   const nodePassword = requireRedisPassword(p);
   const password = randomBytes(16).toString('hex');
   // '#<sha256>' sets the password by its hash: not even redis-cli's argv holds it.
@@ -121,6 +134,7 @@ export async function mountUnixMeta(opts: BenchOptions): Promise<UnixMetaMount> 
   requireRoot('dfs-ebpf bench');
   const p = nodePaths(validateNodeName(opts.name));
   const ctx = ctxOf(opts);
+  requireOwnRedis(p);
   const password = requireRedisPassword(p);
   const cg = nodeCgroupDir(p.name);
   const bin = findJuicefsBinary();

@@ -1,22 +1,25 @@
 /**
  * Client-side state of a local node, under $XDG_STATE_HOME/dfs-ebpf/nodes/<name>/ of the user
  * who asked for it: the client key (id_ed25519, 0600), known_hosts with the node's host key,
- * and node.json (the LocalNode a client needs to connect). Files belong to the sudo caller
+ * and node.json (the LocalNode a client needs to connect; a fleet node's also says its place in
+ * the fleet, see fleet.ts). Files belong to the sudo caller
  * when root runs us through sudo, so the user's own VS Code can read them.
  */
 
-import { chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chownSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import {
   BIN,
   type ClientOwner,
   clientOwner,
+  clientStateRoot,
   DEFAULT_NODE_NAME,
   clientPaths,
   type ClientPaths,
   knownHostsName,
+  NODE_NAME_RE,
   validateNodeName,
 } from './paths';
 import { mkdirs, type NodeCtx, removeEmptyDirs, removeTree, run, writeIfChanged } from './sys';
@@ -37,6 +40,16 @@ export interface LocalNode {
   juicefsVersion: string;
   cgroup: string;
   agentVersion: string;
+  /** Only for a node of a fleet (fleet.ts). */
+  fleet?: LocalNodeFleet;
+}
+
+/** A fleet node's place: its role, the fleet's node 0 (whose volume it mounts), its fleet address. */
+export interface LocalNodeFleet {
+  role: 'node0' | 'member';
+  node0: string;
+  /** The node's address on the fleet network (10.214.0.0/24), reachable from the fleet's nodes only. */
+  address: string;
 }
 
 const STRING_KEYS = [
@@ -119,7 +132,14 @@ export function readLocalNode(name?: string): LocalNode | null {
   const o = parsed as Record<string, unknown>;
   for (const k of STRING_KEYS) if (typeof o[k] !== 'string') throw corrupt(cp, `"${k}" is missing`);
   if (typeof o.port !== 'number') throw corrupt(cp, '"port" is missing');
+  if (o.fleet !== undefined && !isFleet(o.fleet)) throw corrupt(cp, '"fleet" is not {role, node0, address}');
   return o as unknown as LocalNode;
+}
+
+function isFleet(v: unknown): v is LocalNodeFleet {
+  if (typeof v !== 'object' || v === null) return false;
+  const f = v as Record<string, unknown>;
+  return (f.role === 'node0' || f.role === 'member') && typeof f.node0 === 'string' && typeof f.address === 'string';
 }
 
 function corrupt(cp: ClientPaths, why: string): DfsError {
@@ -128,6 +148,13 @@ function corrupt(cp: ClientPaths, why: string): DfsError {
     ErrorCode.Internal,
     `${cp.nodeJson} is unreadable (${why}); run \`dfs-ebpf node up --name ${name}\` to rewrite it`,
   );
+}
+
+/** Names of the nodes this user holds client state for (node directories under the state root). */
+export function clientNodeNames(): string[] {
+  const dir = join(clientStateRoot(), 'nodes');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => NODE_NAME_RE.test(n));
 }
 
 export function removeClientState(ctx: NodeCtx, name: string): void {

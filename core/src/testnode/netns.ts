@@ -18,16 +18,18 @@ interface IpAddrInfo {
   local?: string;
   prefixlen?: number;
 }
-interface IpLink {
+export interface IpLink {
   ifname?: string;
   flags?: string[];
+  /** The bridge a port is enslaved to. */
+  master?: string;
   addr_info?: IpAddrInfo[];
 }
 
 const silent: NodeCtx = { log: nullLogger, progress: noProgress };
 
 /** `ip -j [-n ns] addr show [dev X]`; [] when the device or namespace does not exist. */
-async function links(ctx: NodeCtx, netns: string | undefined, dev?: string): Promise<IpLink[]> {
+export async function links(ctx: NodeCtx, netns: string | undefined, dev?: string): Promise<IpLink[]> {
   const args = ['-j', ...(netns ? ['-n', netns] : []), 'addr', 'show', ...(dev ? ['dev', dev] : [])];
   const res = await run(ctx, IP_BIN, args, { allowFailure: true, timeoutMs: 10_000 });
   if (res.code !== 0) return [];
@@ -35,8 +37,8 @@ async function links(ctx: NodeCtx, netns: string | undefined, dev?: string): Pro
   return Array.isArray(parsed) ? (parsed as IpLink[]) : [];
 }
 
-const isUp = (l: IpLink | undefined): boolean => l?.flags?.includes('UP') ?? false;
-const hasAddr = (l: IpLink | undefined, addr: string, prefix: number): boolean =>
+export const isUp = (l: IpLink | undefined): boolean => l?.flags?.includes('UP') ?? false;
+export const hasAddr = (l: IpLink | undefined, addr: string, prefix: number): boolean =>
   l?.addr_info?.some((a) => a.family === 'inet' && a.local === addr && a.prefixlen === prefix) ?? false;
 
 export function netnsExists(p: NodePaths): boolean {

@@ -86,6 +86,10 @@ export interface NodePaths {
   netnsFile: string;
   vethHost: string;
   vethNode: string;
+  /** Fleet nodes only (fleet.ts): the node's end of its veth pair to the fleet bridge, in its netns. */
+  vethFleet: string;
+  /** Its peer, a port of the bridge in the fleet's netns (only names in that netns must be unique). */
+  vethFleetPort: string;
   dir: string;
   stateFile: string;
   home: string;
@@ -100,6 +104,8 @@ export interface NodePaths {
   redisObjectDir: string;
   /** Root-only (0600) file holding the password of both Redis instances. */
   redisPasswordFile: string;
+  /** A fleet member's root-only (0600) copy of its node 0's Redis password (fleet.ts). */
+  fleetPasswordFile: string;
   /** The metadata Redis's Unix socket (0600, in its 0700 directory): the local-IPC limit for `bench`. */
   redisMetaSocket: string;
   cacheDir: string;
@@ -128,6 +134,8 @@ export function nodePaths(name: string): NodePaths {
     netnsFile: join(NETNS_DIR, name),
     vethHost: `vh-${name}`,
     vethNode: `vn-${name}`,
+    vethFleet: `vf-${name}`,
+    vethFleetPort: `vb-${name}`,
     dir,
     stateFile: join(dir, 'state.json'),
     home: join(dir, 'home'),
@@ -140,6 +148,7 @@ export function nodePaths(name: string): NodePaths {
     redisMetaDir: join(dir, 'redis-meta'),
     redisObjectDir: join(dir, 'redis-object'),
     redisPasswordFile: join(dir, 'redis.password'),
+    fleetPasswordFile: join(dir, 'fleet.password'),
     redisMetaSocket: join(dir, 'redis-meta', 'redis.sock'),
     cacheDir: join(dir, 'cache'),
     logsDir: join(dir, 'logs'),
@@ -192,6 +201,24 @@ export function addressesFor(index: number): NodeAddresses {
   }
   return { index, hostAddr: `10.213.${index}.1`, nodeAddr: `10.213.${index}.2`, prefix: 30 };
 }
+
+/**
+ * Fleets (fleet.ts): nodes <prefix>0 … <prefix>N-1 mounting node 0's volume. Each has a second
+ * address, 10.214.0.<index + 1>/24, on a veth to a bridge alone in the netns `<node 0>-fleet`
+ * ('-' never occurs in a node name, so it is nobody's node netns); nothing is in the host's.
+ */
+export const MAX_FLEET_SIZE = 8;
+/** A prefix plus one digit is a node name (NODE_NAME_RE). */
+export const FLEET_PREFIX_RE = /^[a-z][a-z0-9]{0,10}$/;
+export const DEFAULT_FLEET_PREFIX = 'dfsnode';
+export const FLEET_BRIDGE = 'br0';
+export const FLEET_PREFIX_LEN = 24;
+export const fleetAddress = (index: number): string => `10.214.0.${addressesFor(index).index + 1}`;
+export const fleetNetns = (node0: string): string => `${validateNodeName(node0)}-fleet`;
+export const fleetNetnsFile = (node0: string): string => join(NETNS_DIR, fleetNetns(node0));
+/** A member's metadata engine and object store: node 0's Redis pair at its fleet address. */
+export const fleetMetaUrl = (node0Addr: string): string => `redis://${node0Addr}:${REDIS_META_PORT}/${META_DB}`;
+export const fleetBucketUrl = (node0Addr: string): string => `redis://${node0Addr}:${REDIS_OBJECT_PORT}/0`;
 
 /** The user who owns the client-side files: the sudo caller when root runs us through sudo. */
 export interface ClientOwner {

@@ -9,6 +9,10 @@
  * 0600 file; the password never appears in any argv or on disk elsewhere (the configuration
  * reaches redis-server on stdin, redis-cli gets it through REDISCLI_AUTH, JuiceFS through
  * META_PASSWORD / SECRET_KEY). Redis keeps no data on disk: a restarted node is re-formatted.
+ *
+ * Node 0 of a fleet (fleet.ts): both instances also listen on the node's fleet address, which
+ * only the fleet's namespaces can reach; the password is the same. A node that joins a fleet
+ * while its Redis runs gets the address by `CONFIG SET bind` (a restart would lose the volume).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -34,10 +38,15 @@ const PASSWORD_RE = /^[0-9a-f]{64}$/;
 
 /** The node's Redis password, or undefined when there is none (yet) or it is not root-only. */
 export function readRedisPassword(p: NodePaths): string | undefined {
-  if (!existsSync(p.redisPasswordFile)) return undefined;
-  const st = statSync(p.redisPasswordFile);
+  return readPasswordFile(p.redisPasswordFile);
+}
+
+/** A password file's content, or undefined when missing, malformed or readable by anyone but root. */
+export function readPasswordFile(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const st = statSync(file);
   if (st.uid !== 0 || (st.mode & 0o077) !== 0) return undefined;
-  const pw = readFileSync(p.redisPasswordFile, 'utf8').trim();
+  const pw = readFileSync(file, 'utf8').trim();
   return PASSWORD_RE.test(pw) ? pw : undefined;
 }
 
@@ -114,10 +123,13 @@ export async function removeRedisUser(ctx: NodeCtx, p: NodePaths): Promise<void>
 // ---------------------------------------------------------------------------------------------
 // Configuration, status, start
 
+/** The addresses an instance listens on: loopback, plus the fleet address of a fleet's node 0. */
+const bindValue = (fleetAddr: string | undefined): string => (fleetAddr ? `127.0.0.1 ${fleetAddr}` : '127.0.0.1');
+
 /** redis.conf of one instance (given on stdin, so the password is never on disk or in argv). */
-export function redisConfigText(p: NodePaths, role: RedisRole, password: string): string {
+export function redisConfigText(p: NodePaths, role: RedisRole, password: string, fleetAddr?: string): string {
   const lines = [
-    'bind 127.0.0.1',
+    `bind ${bindValue(fleetAddr)}`,
     `port ${redisPort(role)}`,
     'protected-mode yes',
     `requirepass ${password}`,
@@ -139,8 +151,9 @@ export async function redisCli(
   port: number,
   password: string,
   args: readonly string[],
+  host = '127.0.0.1',
 ): Promise<string | undefined> {
-  const [file, argv] = inNetns(p, [BIN.redisCli, '-h', '127.0.0.1', '-p', String(port), ...args]);
+  const [file, argv] = inNetns(p, [BIN.redisCli, '-h', host, '-p', String(port), ...args]);
   const res = await run(ctx, file, argv, { allowFailure: true, timeoutMs: 10_000, env: redisAuthEnv(password) });
   return res.code === 0 ? res.stdout.trim() : undefined;
 }
@@ -184,8 +197,12 @@ export async function ensureRedis(
   role: RedisRole,
   owner: { uid: number; gid: number },
   password: string,
+  fleetAddr?: string,
 ): Promise<boolean> {
-  if ((await redisStatus(ctx, p, role)).ok) return false;
+  if ((await redisStatus(ctx, p, role)).ok) {
+    if (fleetAddr) await ensureFleetBind(ctx, p, role, password, fleetAddr);
+    return false;
+  }
   const port = redisPort(role);
   // Ours but unhealthy, or one started by an older version (as root, another pid file): it holds the port.
   const onPort = cgroupPids(cgroupDir).filter(
@@ -211,7 +228,7 @@ export async function ensureRedis(
       '-', // the configuration comes on stdin
     ],
     launchLogFile(p, role),
-    { stdin: redisConfigText(p, role, password) },
+    { stdin: redisConfigText(p, role, password, fleetAddr) },
   );
   const ok = await waitUntil(10_000, async () => (await redisStatus(ctx, p, role)).ok, 100);
   if (!ok) {
@@ -222,4 +239,35 @@ export async function ensureRedis(
     );
   }
   return true;
+}
+
+/** Whether the instance answers PING on the fleet address (from inside its node's netns). */
+export async function answersOnFleet(
+  ctx: NodeCtx,
+  p: NodePaths,
+  role: RedisRole,
+  password: string,
+  fleetAddr: string,
+): Promise<boolean> {
+  return (await redisCli(ctx, p, redisPort(role), password, ['ping'], fleetAddr)) === 'PONG';
+}
+
+/** A running instance that does not listen on the fleet address yet gets it, without a restart. */
+async function ensureFleetBind(
+  ctx: NodeCtx,
+  p: NodePaths,
+  role: RedisRole,
+  password: string,
+  fleetAddr: string,
+): Promise<void> {
+  if (await answersOnFleet(ctx, p, role, password, fleetAddr)) return;
+  ctx.progress(`letting ${role} listen on the fleet address ${fleetAddr}`);
+  const port = redisPort(role);
+  const ok = await redisCli(ctx, p, port, password, ['config', 'set', 'bind', bindValue(fleetAddr)]);
+  if (ok !== 'OK' || !(await answersOnFleet(ctx, p, role, password, fleetAddr))) {
+    throw new DfsError(
+      ErrorCode.Internal,
+      `redis (${role}) of node ${p.name} does not listen on ${fleetAddr}:${port} (CONFIG SET bind answered ${ok ?? 'nothing'}); see ${logFile(p, role)}`,
+    );
+  }
 }

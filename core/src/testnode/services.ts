@@ -8,7 +8,8 @@
  *
  * The mount is the node user's: root directory owned by dfs-<name>, mode 0750, so other
  * nodes' users (any non-root user but the node's own) can neither write nor read it, even
- * though JuiceFS mounts with allow_other. Root still does everything.
+ * though JuiceFS mounts with allow_other. Root still does everything. In a fleet (fleet.ts)
+ * the volume is node 0's and its root is 0770: the members' users are in node 0's group.
  */
 
 import { readFile } from 'node:fs/promises';
@@ -57,6 +58,8 @@ export function mountedFstype(mountpoint: string): string | undefined {
 interface MountConfig {
   pid: number;
   version: string;
+  /** The volume's UUID (Format.UUID): a re-formatted volume has a new one. */
+  uuid: string;
 }
 
 /** `<mountpoint>/.config` of a live JuiceFS mount (bounded: a hung FUSE daemon must not hang us). */
@@ -66,21 +69,28 @@ async function readMountConfig(mountpoint: string): Promise<MountConfig | undefi
   const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000).unref());
   const text = await Promise.race([read, timeout]);
   if (text === undefined) return undefined;
-  let parsed: { Pid?: unknown; Version?: unknown };
+  let parsed: { Pid?: unknown; Version?: unknown; Format?: { UUID?: unknown } };
   try {
-    parsed = JSON.parse(text) as { Pid?: unknown; Version?: unknown };
+    parsed = JSON.parse(text) as { Pid?: unknown; Version?: unknown; Format?: { UUID?: unknown } };
   } catch (e) {
     if (e instanceof SyntaxError) return undefined;
     throw e;
   }
   if (typeof parsed.Pid !== 'number') return undefined;
-  return { pid: parsed.Pid, version: typeof parsed.Version === 'string' ? parsed.Version : '' };
+  const uuid = parsed.Format?.UUID;
+  return {
+    pid: parsed.Pid,
+    version: typeof parsed.Version === 'string' ? parsed.Version : '',
+    uuid: typeof uuid === 'string' ? uuid : '',
+  };
 }
 
 export interface MountCheck extends ComponentCheck {
   version?: string;
   /** The FUSE daemon serving the mount (.config Pid). */
   pid?: number;
+  /** The mounted volume's UUID. */
+  uuid?: string;
 }
 
 /** Health of a JuiceFS mount of the node (its own by default; bench's second one when asked). */
@@ -99,6 +109,7 @@ export async function juicefsStatus(p: NodePaths, mountpoint = p.mountpoint, met
     ok: true,
     version: cfg.version,
     pid: cfg.pid,
+    uuid: cfg.uuid,
     detail: `JuiceFS ${cfg.version} at ${mountpoint}, pid ${cfg.pid}, meta ${metaUrl}`,
   };
 }
@@ -156,13 +167,17 @@ async function ensureFormatted(
   await run(ctx, file, argv, { timeoutMs: 120_000, env: juicefsEnv(password, { SECRET_KEY: password }) });
 }
 
-/** The JuiceFS options every mount of a node uses (the node's own and bench's second one). */
+/**
+ * The JuiceFS options every mount of a node uses (the node's own and bench's second one);
+ * `extra` options go before the meta URL (a fleet member's object store and caches).
+ */
 export function juicefsMountArgs(
   bin: string,
   cacheDir: string,
   log: string,
   metaUrl: string,
   mountpoint: string,
+  extra: readonly string[] = [],
 ): string[] {
   return [
     bin,
@@ -177,19 +192,20 @@ export function juicefsMountArgs(
     '--log',
     log,
     '--no-usage-report',
+    ...extra,
     metaUrl,
     mountpoint,
   ];
 }
 
-/** Root directory of the volume: owned by the node user, 0750 (see the header). */
-function ensureMountOwner(ctx: NodeCtx, p: NodePaths): void {
+/** Root directory of the volume: owned by the node user, 0750, or 0770 for a fleet (see the header). */
+function ensureMountOwner(ctx: NodeCtx, p: NodePaths, mode: number): void {
   const user = passwdEntry(p.user);
   if (!user) throw new DfsError(ErrorCode.Internal, `user ${p.user} is missing; run node down and up`);
   const st = statSync(p.mountpoint);
   if (st.uid !== user.uid || st.gid !== user.gid) chownSync(p.mountpoint, user.uid, user.gid);
-  if ((st.mode & 0o7777) !== 0o750) chmodSync(p.mountpoint, 0o750);
-  ctx.log.debug(`${p.mountpoint} belongs to ${p.user}, mode 0750`);
+  if ((st.mode & 0o7777) !== mode) chmodSync(p.mountpoint, mode);
+  ctx.log.debug(`${p.mountpoint} belongs to ${p.user}, mode ${mode.toString(8)}`);
 }
 
 /**
@@ -204,6 +220,7 @@ export async function ensureJuicefs(
   bin: JuicefsBinary,
   dataLost: boolean,
   password: string,
+  rootMode = 0o750,
 ): Promise<string> {
   const before = await juicefsStatus(p);
   if (before.ok && !dataLost) {
@@ -211,7 +228,7 @@ export async function ensureJuicefs(
     if (before.pid !== undefined)
       writeIfChanged(pidFile(p, 'juicefs'), `${before.pid}\n`, { mode: 0o644, uid: 0, gid: 0 });
     recordFuseConnection(fuseRecordFile(p, 'juicefs'), p.mountpoint);
-    ensureMountOwner(ctx, p);
+    ensureMountOwner(ctx, p, rootMode);
     return before.version || bin.version;
   }
   const fstype = mountedFstype(p.mountpoint);
@@ -241,7 +258,7 @@ export async function ensureJuicefs(
     throw new DfsError(ErrorCode.Internal, `JuiceFS did not mount (${last.detail}): ${logTail(log)}; see ${log}`);
   if (last.pid !== undefined) writeIfChanged(pidFile(p, 'juicefs'), `${last.pid}\n`, { mode: 0o644, uid: 0, gid: 0 });
   recordFuseConnection(fuseRecordFile(p, 'juicefs'), p.mountpoint);
-  ensureMountOwner(ctx, p);
+  ensureMountOwner(ctx, p, rootMode);
   return last.version || bin.version;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Server-side bookkeeping of local nodes: the per-node state.json (the node's index N, which
- * picks its 10.213.N.0/30), allocation of the first free index, and the lock that serializes
+ * picks its 10.213.N.0/30 and its fleet address; for a fleet node, the fleet's node 0), the
+ * list of local nodes, allocation of the first free index, and the lock that serializes
  * `up`/`down` of all local nodes on this machine (a file holding the owner's PID; a stale
  * lock whose owner is gone is taken over).
  */
@@ -9,15 +10,18 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync,
 import { join } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
+import { barePaths } from './bare/layout';
 import { hostAddresses } from './netns';
-import { addressesFor, LOCK_FILE, MAX_NODES, type NodePaths, SERVER_NODES_DIR } from './paths';
+import { addressesFor, LOCK_FILE, MAX_NODES, NODE_NAME_RE, nodePaths, type NodePaths, SERVER_NODES_DIR } from './paths';
 import { isAlive } from './procs';
 import { type NodeCtx, sleep, writeIfChanged } from './sys';
 
 export interface ServerState {
   name: string;
-  /** Picks the node's /30: 10.213.<index>.0. */
+  /** Picks the node's /30: 10.213.<index>.0 (and its fleet address, paths.ts fleetAddress). */
   index: number;
+  /** Set while the node belongs to a fleet (fleet.ts): the fleet's node 0 (itself when it is node 0). */
+  fleet?: { node0: string };
 }
 
 export function readServerState(p: NodePaths): ServerState | undefined {
@@ -37,7 +41,12 @@ function readStateFile(file: string): ServerState | undefined {
   }
   const s = parsed as Partial<ServerState>;
   if (typeof s.name !== 'string' || typeof s.index !== 'number' || !Number.isInteger(s.index)) return undefined;
-  return { name: s.name, index: s.index };
+  const node0 = s.fleet?.node0;
+  return {
+    name: s.name,
+    index: s.index,
+    ...(typeof node0 === 'string' && NODE_NAME_RE.test(node0) ? { fleet: { node0 } } : {}),
+  };
 }
 
 export function writeServerState(p: NodePaths, s: ServerState): void {
@@ -74,6 +83,27 @@ export async function ensureIndex(ctx: NodeCtx, p: NodePaths): Promise<number> {
     ErrorCode.Conflict,
     `all ${MAX_NODES} local node addresses (10.213.0-${MAX_NODES - 1}.0/30) are taken; bring a node down with \`dfs-ebpf node down --name NAME\``,
   );
+}
+
+/** Records (or, with undefined, forgets) the node's fleet; the node must have its index already. */
+export function recordFleet(p: NodePaths, node0: string | undefined): void {
+  const s = readServerState(p);
+  if (!s) throw new DfsError(ErrorCode.Internal, `${p.stateFile} is missing; run node down and up`);
+  const { fleet: _old, ...rest } = s;
+  writeServerState(p, node0 === undefined ? rest : { ...rest, fleet: { node0 } });
+}
+
+/**
+ * Local nodes with server-side state, each with its recorded state (undefined when a node was
+ * left before its index was written). Bare nodes (bare.ts) share the directory but are no local
+ * nodes: their bare.json (bare/layout.ts) keeps them out.
+ */
+export function localNodeRecords(): { name: string; state: ServerState | undefined }[] {
+  if (!existsSync(SERVER_NODES_DIR)) return [];
+  return readdirSync(SERVER_NODES_DIR)
+    .filter((name) => NODE_NAME_RE.test(name) && !existsSync(barePaths(name).stateFile))
+    .sort()
+    .map((name) => ({ name, state: readServerState(nodePaths(name)) }));
 }
 
 /** Other local nodes that still have server-side state. */
