@@ -13,6 +13,7 @@ import { buildCommand, verifyCommand } from './commands/build';
 import { mapsCommand } from './commands/maps';
 import { nodeCommand } from './commands/node';
 import { profileCommand } from './commands/profile';
+import { perNode } from './fleet';
 import type { Io } from './output';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -68,7 +69,9 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   maps dump MAP                          a map's entries decoded through BTF (MAP: name or id)
   maps update MAP KEY VALUE [--yes]      write one entry; KEY and VALUE as JSON, as dump prints them
   maps delete MAP KEY [--yes]            delete one entry (--yes: the map is not ours, change it anyway)
-common options: --node NAME|user@host[:port]  --json  --verbose`;
+common options: --node NAME|user@host[:port]|ALIAS  --json  --verbose
+  attach, detach, status, verify and maps take --node a,b,c or --node all (every local node):
+  run on each node at once, one result per node: {"nodes":[{"name","ok","error"?, …}]}`;
 
 async function run(argv: string[]): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
@@ -81,21 +84,21 @@ async function run(argv: string[]): Promise<number> {
     case 'node':
       return nodeCommand(p, io);
     case 'attach':
-      return attachCommand(p, io);
+      return perNode(p, io, attachCommand);
     case 'detach':
-      return detachCommand(p, io);
+      return perNode(p, io, detachCommand);
     case 'status':
-      return statusCommand(p, io);
+      return perNode(p, io, statusCommand);
     case 'bench':
       return benchCommand(p, io);
     case 'build':
       return buildCommand(p, io);
     case 'verify':
-      return verifyCommand(p, io);
+      return perNode(p, io, verifyCommand);
     case 'profile':
       return profileCommand(p, io);
     case 'maps':
-      return mapsCommand(p, io);
+      return perNode(p, io, mapsCommand);
     default:
       throw new UsageError(`unknown command "${p.positionals[0] ?? ''}"\n${USAGE}`);
   }

@@ -10,9 +10,14 @@ import { value, type Parsed } from './args';
 import { stderrLogger, stderrProgress, type Io } from './output';
 import { agentBundleDir } from './paths';
 
+/** The node this run is for: the fan-out's one (fleet.ts), else `--node` (absent: the default local node). */
+export function nodeSpec(p: Parsed, io: Io): string | undefined {
+  return io.node ?? value(p, 'node');
+}
+
 export async function openSession(p: Parsed, io: Io): Promise<NodeSession> {
   return connectNode(
-    value(p, 'node'),
+    nodeSpec(p, io),
     {},
     { log: stderrLogger(io), progress: stderrProgress(io), clientName: 'dfs-ebpf cli', bundleDir: agentBundleDir() },
   );

@@ -21,9 +21,9 @@ import {
   type VerifierDiagnostic,
   type VerifyOutcome,
 } from '@dfs/core/verifier/verify';
-import { numberValue, UsageError, value, type Parsed } from '../args';
-import { printJson, printLines, type Io } from '../output';
-import { openSession } from '../session';
+import { numberValue, UsageError, type Parsed } from '../args';
+import { printJson, printLines, report, type Io } from '../output';
+import { nodeSpec, openSession } from '../session';
 
 /** DIAG as DESIGN.md §7 defines it; `file` as the user gave it when it is that file, else the basename. */
 interface Diag {
@@ -56,7 +56,7 @@ export async function buildCommand(p: Parsed, io: Io): Promise<number> {
   if (sources.length === 0) throw new DfsError(ErrorCode.NotFound, `no *.bpf.c under ${root}`);
   let session: NodeSession | undefined;
   try {
-    if (!kernelIsLocal(value(p, 'node'))) session = await openSession(p, io);
+    if (!kernelIsLocal(nodeSpec(p, io))) session = await openSession(p, io);
     const res = await buildForNode(session ?? 'this machine', sources, { root, includeDirs: includeDirs(p) });
     const diagnostics: Diag[] = res.diagnostics.map((d) => ({
       ...d,
@@ -128,7 +128,7 @@ async function verifySource(
     program: null,
     insn: null,
   }));
-  if (io.json) printJson({ ok: false, programs: [], diagnostics, log: '' });
+  if (io.json || io.collect) report(io, { ok: false, programs: [], diagnostics, log: '' }, []);
   throw new DfsError(
     ErrorCode.BadObject,
     `${file} does not compile: ${build.diagnostics[0]?.message ?? build.results[0]?.stderr.trim() ?? ''}`,
@@ -174,18 +174,15 @@ export async function verifyCommand(p: Parsed, io: Io): Promise<number> {
     const log = out.programs
       .map((x) => (out.programs.length > 1 ? `-- program ${x.verdict.name} --\n${x.log}` : x.log))
       .join('\n');
-    if (io.json) printJson({ ok: out.ok, kernel: out.kernel, programs, diagnostics, log });
-    else {
-      printLines([
-        ...programs.map(
-          (x) =>
-            `${x.name} (${x.section}): ${x.verdict}, ${x.insns_processed ?? '?'} insns processed, ${x.states ?? '?'} states`,
-        ),
-        ...diagnostics.map(
-          (d) => `${d.file}:${d.line}:${d.column}: error: [${d.program}] ${d.message.replace(/\n/g, ' — ')}`,
-        ),
-      ]);
-    }
+    report(io, { ok: out.ok, kernel: out.kernel, programs, diagnostics, log }, [
+      ...programs.map(
+        (x) =>
+          `${x.name} (${x.section}): ${x.verdict}, ${x.insns_processed ?? '?'} insns processed, ${x.states ?? '?'} states`,
+      ),
+      ...diagnostics.map(
+        (d) => `${d.file}:${d.line}:${d.column}: error: [${d.program}] ${d.message.replace(/\n/g, ' — ')}`,
+      ),
+    ]);
     if (!out.ok) {
       const d = diagnostics[0];
       throw new DfsError(

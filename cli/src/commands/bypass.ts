@@ -21,7 +21,7 @@ import { DfsError } from '@dfs/core/errors';
 import { targetAddress } from '@dfs/core/ssh/target';
 import { parseEndpoints } from '@dfs/core/util/endpoints';
 import { numberValue, UsageError, value, type Parsed } from '../args';
-import { printJson, printLines, type Io } from '../output';
+import { report, type Io } from '../output';
 import { openSession } from '../session';
 
 /** The `bypass` object of `status --json`: contract keys first, then the detail. */
@@ -115,12 +115,11 @@ export async function attachCommand(p: Parsed, io: Io): Promise<number> {
     const mount = value(p, 'mount');
     if (mount !== undefined) params.mountpoint = mount;
     const status = await session.request(BypassAttachRequest, params);
-    if (io.json)
-      printJson({
-        node: { name: session.target.label, ssh: targetAddress(session.target) },
-        bypass: bypassDoc(status),
-      });
-    else printLines([`attached on ${session.target.label}`, ...bypassLines(status)]);
+    report(
+      io,
+      { node: { name: session.target.label, ssh: targetAddress(session.target) }, bypass: bypassDoc(status) },
+      [`attached on ${session.target.label}`, ...bypassLines(status)],
+    );
     if (!hold) return 0;
     const why = await waitForStop(duration, session);
     if (session.isClosed)
@@ -140,11 +139,9 @@ export async function detachCommand(p: Parsed, io: Io): Promise<number> {
   const session = await openSession(p, io);
   try {
     const final = await session.request(BypassDetachRequest, {});
-    if (io.json) printJson({ node: { name: session.target.label }, bypass: bypassDoc(final) });
-    else
-      printLines([
-        `bypass detached on ${session.target.label} after ${final.counters.redirected_msgs} redirected messages`,
-      ]);
+    report(io, { node: { name: session.target.label }, bypass: bypassDoc(final) }, [
+      `bypass detached on ${session.target.label} after ${final.counters.redirected_msgs} redirected messages`,
+    ]);
     return 0;
   } finally {
     session.close();
@@ -156,25 +153,30 @@ export async function statusCommand(p: Parsed, io: Io): Promise<number> {
   try {
     const b = await session.request(BypassStatusRequest, {});
     const i = session.info;
-    if (io.json) {
-      printJson({
+    const missing = i.features.filter((f) => !f.supported).map((f) => f.name);
+    report(
+      io,
+      {
         node: { name: session.target.label, ssh: targetAddress(session.target) },
-        agent: { version: i.agentVersion, protocolVersion: i.protocolVersion, libbpf: i.libbpfVersion },
+        agent: {
+          version: i.agentVersion,
+          protocolVersion: i.protocolVersion,
+          libbpf: i.libbpfVersion,
+          runtime: i.runtime,
+        },
         kernel: { ...i.kernel, features: i.features },
         juicefs: i.juicefs,
         bypass: bypassDoc(b),
-      });
-    } else {
-      const missing = i.features.filter((f) => !f.supported).map((f) => f.name);
-      printLines([
+      },
+      [
         `node ${session.target.label} (${targetAddress(session.target)}): kernel ${i.kernel.release}, agent ${i.agentVersion}, libbpf ${i.libbpfVersion}`,
         `  missing kernel features: ${missing.join(', ') || 'none'}`,
         ...i.juicefs.map(
           (m) => `  juicefs ${m.mountpoint} (${m.volume}, ${m.version}) meta ${m.meta} bucket ${m.bucket}`,
         ),
         ...bypassLines(b),
-      ]);
-    }
+      ],
+    );
     return 0;
   } finally {
     session.close();

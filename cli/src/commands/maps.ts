@@ -10,7 +10,7 @@ import { ErrorCode, type MapSummary } from '@dfs/protocol';
 import { DfsError } from '@dfs/core/errors';
 import { deleteEntry, dumpEntries, listMaps, openCodecs, resolveMap, updateEntry } from '@dfs/core/inspect/onNode';
 import { UsageError, type Parsed } from '../args';
-import { printJson, printLines, type Io } from '../output';
+import { printJson, printLines, report, type Io } from '../output';
 import { openSession } from '../session';
 
 function json(text: string | undefined, what: string): unknown {
@@ -42,19 +42,13 @@ export async function mapsCommand(p: Parsed, io: Io): Promise<number> {
   try {
     if (verb === 'list') {
       const maps = await listMaps(session);
-      if (io.json) {
-        printJson({
-          maps: maps.map(summaryJson),
-        });
-      } else {
-        printLines([
-          'id      type             key  value  max_entries  name',
-          ...maps.map(
-            (m) =>
-              `${String(m.id).padEnd(7)} ${m.type.padEnd(16)} ${String(m.key_size).padStart(3)}  ${String(m.value_size).padStart(5)}  ${String(m.max_entries).padStart(11)}  ${m.name}${m.ours ? '  (ours)' : ''}`,
-          ),
-        ]);
-      }
+      report(io, { maps: maps.map(summaryJson) }, [
+        'id      type             key  value  max_entries  name',
+        ...maps.map(
+          (m) =>
+            `${String(m.id).padEnd(7)} ${m.type.padEnd(16)} ${String(m.key_size).padStart(3)}  ${String(m.value_size).padStart(5)}  ${String(m.max_entries).padStart(11)}  ${m.name}${m.ours ? '  (ours)' : ''}`,
+        ),
+      ]);
       return 0;
     }
     const summary = await resolveMap(session, mapRef ?? '');
@@ -62,13 +56,10 @@ export async function mapsCommand(p: Parsed, io: Io): Promise<number> {
     const confirmedNotOurs = p.flags.has('yes');
     if (verb === 'dump') {
       const entries = await dumpEntries(session, codecs);
-      if (io.json) printJson({ map: summaryJson(summary), entries });
-      else {
-        printLines([
-          `map ${summary.id} ${summary.name} (${summary.type}): ${entries.length} entries; key ${codecs.key.typeName}, value ${codecs.value.typeName}`,
-          ...entries.map((e) => `${JSON.stringify(e.key)} => ${JSON.stringify(e.value)}`),
-        ]);
-      }
+      report(io, { map: summaryJson(summary), entries }, [
+        `map ${summary.id} ${summary.name} (${summary.type}): ${entries.length} entries; key ${codecs.key.typeName}, value ${codecs.value.typeName}`,
+        ...entries.map((e) => `${JSON.stringify(e.key)} => ${JSON.stringify(e.value)}`),
+      ]);
       return 0;
     }
     if (!summary.ours && !confirmedNotOurs) {

@@ -5,7 +5,7 @@
  * Compiler errors and warnings come back as structured diagnostics, not just text.
  */
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { arch } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode } from '@dfs/protocol';
@@ -24,6 +24,8 @@ export interface CompilerDiagnostic {
 export interface CompileResult {
   source: string;
   object: string;
+  /** The object's bytes as this compile wrote them (null when it failed). */
+  bytes: Buffer | null;
   ok: boolean;
   diagnostics: CompilerDiagnostic[];
   stderr: string;
@@ -85,18 +87,23 @@ export async function compileBpf(source: string, outDir: string, o: CompileOptio
   mkdirSync(outDir, { recursive: true });
   const object = join(outDir, basename(source).replace(/\.c$/, '') + '.o');
   const vmlinux = o.vmlinuxDir ?? (await localVmlinuxDir());
-  const args = bpfCompileArgs(source, object, [vmlinux, ...(o.includeDirs ?? [])]);
+  // Builds of one source for several nodes at once (a fleet command) share `object`: each
+  // compiles to its own file and takes its bytes from there before renaming it into place.
+  const own = `${object}.${process.pid}.${++compiles}.tmp`;
+  const args = bpfCompileArgs(source, own, [vmlinux, ...(o.includeDirs ?? [])]);
   const res = await exec('clang', args, { allowFailure: true, timeoutMs: 120_000 }).catch((err: unknown) => {
     if (err instanceof DfsError && err.code === ErrorCode.ToolMissing) {
       throw new DfsError(ErrorCode.ToolMissing, 'clang is not installed (apt-get install clang llvm libbpf-dev)');
     }
     throw err;
   });
-  return {
-    source,
-    object,
-    ok: res.code === 0,
-    diagnostics: parseClangDiagnostics(res.stderr),
-    stderr: res.stderr,
-  };
+  const ok = res.code === 0;
+  let bytes: Buffer | null = null;
+  if (ok) {
+    bytes = readFileSync(own);
+    renameSync(own, object);
+  } else rmSync(own, { force: true });
+  return { source, object, bytes, ok, diagnostics: parseClangDiagnostics(res.stderr), stderr: res.stderr };
 }
+
+let compiles = 0;

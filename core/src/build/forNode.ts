@@ -10,7 +10,7 @@
  * test node); a node's spelling never decides it.
  */
 
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBpf, type CompileResult, type CompilerDiagnostic } from './clang';
@@ -32,10 +32,7 @@ export interface BuildForNodeOptions {
   includeDirs?: string[];
 }
 
-export interface BuiltSource extends CompileResult {
-  /** The object's bytes when it compiled, else null. */
-  bytes: Buffer | null;
-}
+export type BuiltSource = CompileResult;
 
 export interface NodeBuild {
   /** The vmlinux.h every source was built against, and whose kernel it is. */
@@ -70,7 +67,7 @@ export async function buildForNode(
   const results: BuiltSource[] = [];
   for (const src of abs) {
     const r = await compileBpf(src, outDir, { vmlinuxDir: headers.dir, includeDirs });
-    results.push({ ...r, bytes: r.ok ? readFileSync(r.object) : null });
+    results.push(r);
   }
   return { kernel: headers, results, diagnostics: results.flatMap((r) => r.diagnostics), compileCommands };
 }

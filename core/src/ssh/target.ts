@@ -14,6 +14,7 @@ import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../errors';
 import { REMOTE } from '../install/layout';
 import { readLocalNode } from '../testnode';
+import { clientNodeNames } from '../testnode/clientState';
 
 export const DEFAULT_LOCAL_NODE = 'dfsnode0';
 /** Where `dfs-ebpf node install` puts the agent's wrapper (core/src/install/layout.ts). */
@@ -141,6 +142,34 @@ export function resolveTarget(
   };
   if (identity) target.identityFile = expandHome(identity, env.home);
   return target;
+}
+
+/**
+ * The nodes a `--node` value names: one spec, a comma-separated list, or `all` (every local
+ * test node this user has, plus `extra`, e.g. the extension's `dfsEbpf.nodes`). Deduplicated,
+ * in the order given; `all` sorts the local nodes by name.
+ */
+export function nodeSpecList(spec: string | undefined, extra: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (const part of (spec ?? '').split(',').map((s) => s.trim())) {
+    if (part === 'all') {
+      for (const n of clientNodeNames().sort()) if (readLocalNode(n)) out.push(n);
+      out.push(...extra);
+    } else if (part !== '') out.push(part);
+  }
+  if (out.length === 0 && (spec ?? '').trim() === 'all') {
+    throw new DfsError(
+      ErrorCode.NodeNotUp,
+      'no local test node is up (`dfs-ebpf node up`), and no other node is configured',
+    );
+  }
+  return [...new Set(out)];
+}
+
+/** Whether a `--node` value names several nodes (a list or `all`): results are then per node. */
+export function namesSeveral(spec: string | undefined): boolean {
+  const s = (spec ?? '').trim();
+  return s === 'all' || s.includes(',');
 }
 
 /** `user@host:port`, as `node status` and messages print it. */
