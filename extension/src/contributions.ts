@@ -26,6 +26,8 @@ export const Commands = {
   detachLink: 'dfsEbpf.detachLink',
   verifyProgram: 'dfsEbpf.verifyProgram',
   copyId: 'dfsEbpf.copyId',
+  installAgent: 'dfsEbpf.installAgent',
+  uninstallAgent: 'dfsEbpf.uninstallAgent',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -54,6 +56,9 @@ export interface CommandArgs {
   [Commands.detachLink]: [target?: number | ExplorerItem];
   [Commands.verifyProgram]: [target?: ExplorerItem];
   [Commands.copyId]: [target?: number | ExplorerItem];
+  /** A node spec (user@host[:port] or an ~/.ssh/config Host); absent: asked. */
+  [Commands.installAgent]: [node?: string];
+  [Commands.uninstallAgent]: [node?: string];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -76,6 +81,8 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.detachLink]: 'Detach link',
   [Commands.verifyProgram]: 'Verify program source again',
   [Commands.copyId]: 'Copy id',
+  [Commands.installAgent]: 'Install agent on node…',
+  [Commands.uninstallAgent]: 'Uninstall agent from node…',
 };
 export const CommandCategory = 'DFS eBPF';
 

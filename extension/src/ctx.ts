@@ -115,7 +115,8 @@ export class Ctx implements vscode.Disposable {
     }
   }
 
-  private async askPassphrase(file: string): Promise<string | undefined> {
+  /** An SSH key's passphrase: kept in SecretStorage once typed (README, SECURITY.md). */
+  async askPassphrase(file: string): Promise<string | undefined> {
     const key = `passphrase:${file}`;
     const stored = await this.extension.secrets.get(key);
     if (stored !== undefined) return stored;

@@ -18,6 +18,7 @@ import {
   refreshExplorerCommand,
   verifyProgramCommand,
 } from './commands/inspect';
+import { installAgentCommand, uninstallAgentCommand } from './commands/install';
 import { registerCommands } from './commands/registry';
 import {
   buildCommand,
@@ -81,6 +82,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.detachLink]: detachLinkCommand(ctx, nodeExplorer),
       [Commands.verifyProgram]: verifyProgramCommand(),
       [Commands.copyId]: copyIdCommand(),
+      [Commands.installAgent]: installAgentCommand(ctx),
+      [Commands.uninstallAgent]: uninstallAgentCommand(ctx),
     },
     ctx.log,
   ))

@@ -40,6 +40,8 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.detachLink]: [idOrItem],
   [Commands.verifyProgram]: [explorerItem],
   [Commands.copyId]: [idOrItem],
+  [Commands.installAgent]: [text],
+  [Commands.uninstallAgent]: [text],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */
