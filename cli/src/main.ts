@@ -59,6 +59,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
   bench profile [--rounds N] [--quick]   JuiceFS throughput without and with a profile running, interleaved
+  bench fleet --node a,b,c|all [--rounds N]   a fleet command for all nodes vs one node after another (attach, status, detach)
   bench maps [--rounds N]                a 100,000-entry map read whole, dfs-ebpf vs bpftool map dump -j (local node, root)
   profile [--duration S] [--mount PATH] [--slow-us US] [--stack-every N] [--no-stacks] [--out FILE] [--format json|folded|speedscope]
                                          where JuiceFS I/O spends its time: latency histograms + wall-clock stacks

@@ -7,17 +7,19 @@
  * `bench maps` measure the editor's loop, the profiler's cost and the map inspector's reads.
  */
 
+import { execFile } from 'node:child_process';
 import { ErrorCode } from '@dfs/protocol';
 import { join, resolve } from 'node:path';
 import { type BenchReport, machine, runAbBench, sessionSwitch, type WorkloadResult } from '@dfs/core/bench/ab';
 import { runProfileOverhead, type OverheadReport } from '@dfs/core/bench/profileOverhead';
 import { benchPinDir, loadBenchMap, removeBenchMap, runMapsBench } from '@dfs/core/bench/maps';
+import { runFleetBench, type FleetBenchReport } from '@dfs/core/bench/fleet';
 import { runVerifyBench } from '@dfs/core/bench/verifyLoop';
 import { standardWorkloads } from '@dfs/core/bench/workloads';
 import { DfsError } from '@dfs/core/errors';
 import { readLocalNode } from '@dfs/core/testnode';
 import { mountUnixMeta, openBenchRedisAccess } from '@dfs/core/testnode/benchAccess';
-import { kernelIsLocal } from '@dfs/core/ssh/target';
+import { kernelIsLocal, nodeSpecList } from '@dfs/core/ssh/target';
 import { numberValue, value, type Parsed } from '../args';
 import { printJson, printLines, stderrLogger, stderrProgress, type Io } from '../output';
 import { openSession } from '../session';
@@ -174,7 +176,32 @@ async function benchMaps(p: Parsed, io: Io): Promise<number> {
   }
 }
 
+/** `dfs-ebpf bench fleet --node a,b,c [--rounds N]`: a fleet command vs the same node by node. */
+async function benchFleet(p: Parsed, io: Io): Promise<number> {
+  const rounds = numberValue(p, 'rounds', 1, 50) ?? 5;
+  const nodes = nodeSpecList(value(p, 'node') ?? 'all');
+  const cli = [process.execPath, process.argv[1] ?? ''];
+  let report: FleetBenchReport;
+  try {
+    report = await runFleetBench(cli, nodes, rounds, stderrProgress(io));
+  } finally {
+    // A failure between attach and detach must not leave the fleet's bypass pinned.
+    await new Promise((r) => execFile(cli[0]!, [...cli.slice(1), 'detach', 'bypass', '--node', nodes.join(',')], r));
+  }
+  if (io.json) printJson(report);
+  else
+    printLines([
+      `fleet of ${nodes.length} (${nodes.join(', ')}), ${rounds} rounds, through the CLI: one command for all vs one per node`,
+      ...report.steps.map(
+        (s) =>
+          `  ${s.step.padEnd(7)} all at once ${s.parallel_ms.median.toFixed(0)} ms (${s.parallel_ms.min.toFixed(0)}–${s.parallel_ms.max.toFixed(0)}), one after another ${s.sequential_ms.median.toFixed(0)} ms (${s.sequential_ms.min.toFixed(0)}–${s.sequential_ms.max.toFixed(0)}): ${s.ratio.toFixed(2)}x`,
+      ),
+    ]);
+  return 0;
+}
+
 export async function benchCommand(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] === 'fleet') return benchFleet(p, io);
   if (p.positionals[1] === 'verify') return benchVerify(p, io);
   if (p.positionals[1] === 'profile') return benchProfile(p, io);
   if (p.positionals[1] === 'maps') return benchMaps(p, io);
