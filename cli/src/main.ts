@@ -71,7 +71,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   maps update MAP KEY VALUE [--yes]      write one entry; KEY and VALUE as JSON, as dump prints them
   maps delete MAP KEY [--yes]            delete one entry (--yes: the map is not ours, change it anyway)
 common options: --node NAME|user@host[:port]|ALIAS  --json  --verbose
-  attach, detach, status, verify and maps take --node a,b,c or --node all (every local node):
+  attach, detach, status, verify, profile and maps take --node a,b,c or --node all (every local node):
   run on each node at once, one result per node: {"nodes":[{"name","ok","error"?, …}]}`;
 
 async function run(argv: string[]): Promise<number> {
@@ -97,7 +97,7 @@ async function run(argv: string[]): Promise<number> {
     case 'verify':
       return perNode(p, io, verifyCommand);
     case 'profile':
-      return profileCommand(p, io);
+      return perNode(p, io, profileCommand);
     case 'maps':
       return perNode(p, io, mapsCommand);
     default:

@@ -4,7 +4,8 @@
  * on all three at once; a file written on node 1 reads byte-identical on nodes 0 and 2 while
  * the bypass is attached everywhere; node 0 (its own daemon and Redis pair, all on one host)
  * redirects, while the members, whose every JuiceFS connection goes to node 0 over the fleet
- * network, redirect nothing and count their connections as skipped-remote; a node lost in the
+ * network, redirect nothing and count their connections as skipped-remote; `profile` writes one
+ * file per node; a node lost in the
  * middle of a fleet command is reported with its reason while the others finish; after detach
  * nothing of ours is left in the kernel.
  */
@@ -12,7 +13,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
 import { bpfPrograms, waitFor } from '../support/kernel';
@@ -129,6 +131,20 @@ test(
     );
   },
 );
+
+test("profile on the fleet: one file per node, each its own node's", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-fleet-prof-'));
+  try {
+    const nodes = await fleet(['profile', '--node', ALL, '--duration', '2', '--out', join(dir, 'prof.json')]);
+    for (const n of nodes as (PerNode & { out?: string })[]) {
+      assert.equal(n.out, join(dir, `prof-${n.name}.json`), `${n.name}: ${n.error ?? ''}`);
+      const prof = JSON.parse(readFileSync(n.out, 'utf8')) as { duration_s: number; node?: { name?: string } };
+      assert.ok(prof.duration_s >= 1.5, `${n.name} profiled ${prof.duration_s} s`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a node lost in the middle of a fleet command is reported; the others finish', { timeout: 300_000 }, async () => {
   // Everything node 2's SSH user runs (its sessions: the agent under sudo), killed while the

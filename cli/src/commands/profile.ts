@@ -17,7 +17,7 @@ import { checkDuration, profileBypassOffOn, profileNode } from '@dfs/core/profil
 import { profileSummary } from '@dfs/core/profile/summary';
 import { BUILTIN_WORKLOADS, commandWorkload, type WorkloadSpec } from '@dfs/core/profile/workloads';
 import { numberValue, UsageError, value, type Parsed } from '../args';
-import { printJson, printLines, type Io } from '../output';
+import { printJson, printLines, report, type Io } from '../output';
 import { openSession } from '../session';
 
 const FORMATS: readonly ProfileExportFormat[] = ['json', 'folded', 'speedscope'];
@@ -74,12 +74,26 @@ function workloadOf(p: Parsed): WorkloadSpec {
   return w;
 }
 
+/**
+ * With several nodes (cli/src/fleet.ts) each node writes its own file, named after it:
+ * `prof.json` → `prof-dfsnode1.json`, `run` → `run-dfsnode1`.
+ */
+export function perNodeFile(file: string, node: string | undefined): string {
+  if (node === undefined) return file;
+  const m = /^(.*?)((?:\.speedscope)?\.[A-Za-z0-9]+)?$/.exec(file);
+  return `${m?.[1] ?? file}-${node}${m?.[2] ?? ''}`;
+}
+
 /** Write `profile` to `out` in `format`, or print it when there is no file. */
 function emit(p: Parsed, profile: Profile, format: ProfileExportFormat, out: string | undefined, io: Io): void {
   if (out !== undefined) {
-    writeFileSync(out, exportProfile(profile, format, 'dfs-ebpf cli'));
-    if (io.json) printJson({ out, format, duration_s: profile.duration_s, stacks: profile.stacks.length });
-    else printLines([profileSummary(profile), '', `wrote ${out} (${format})`]);
+    const file = perNodeFile(out, io.node);
+    writeFileSync(file, exportProfile(profile, format, 'dfs-ebpf cli'));
+    report(io, { out: file, format, duration_s: profile.duration_s, stacks: profile.stacks.length }, [
+      profileSummary(profile),
+      '',
+      `wrote ${file} (${format})`,
+    ]);
     return;
   }
   // Without --json or --format, people get the summary; asked for a format, they get it.
@@ -101,6 +115,8 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
   }
   const format = formatOf(p);
   const out = value(p, 'out');
+  if (io.node !== undefined && out === undefined && !p.flags.has('off-on'))
+    throw new UsageError('profiling several nodes writes one file per node: give --out FILE');
   const durationS = checkDuration(numberValue(p, 'duration', 1, 3600) ?? PROFILE_DEFAULTS.durationS);
   const slowRequestUs = numberValue(p, 'slow-us', 1, 60_000_000);
   const stackSampleEvery = numberValue(p, 'stack-every', 1, 1024);
@@ -115,23 +131,23 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
         ...base,
         maxDurationS: durationS,
         progress: (what) =>
-          io.verbose || (!io.json && process.stderr.isTTY) ? process.stderr.write(`… ${what}\n`) : undefined,
+          io.verbose || (!io.json && process.stderr.isTTY)
+            ? process.stderr.write(`… ${io.node ? `${io.node}: ` : ''}${what}\n`)
+            : undefined,
       });
-      const prefix = out ?? 'profile';
+      const prefix = perNodeFile(out ?? 'profile', io.node);
       const ext = format === 'folded' ? 'folded' : format === 'speedscope' ? 'speedscope.json' : 'json';
       const files = { off: `${prefix}-off.${ext}`, on: `${prefix}-on.${ext}` };
       writeFileSync(files.off, exportProfile(r.off, format, 'dfs-ebpf cli'));
       writeFileSync(files.on, exportProfile(r.on, format, 'dfs-ebpf cli'));
       const f = r.figures;
       const comparison = compareProfiles(r.off, r.on);
-      if (io.json) printJson({ ...f, files, comparison });
-      else
-        printLines([
-          `${f.workload}: off ${f.off.value.toFixed(1)} ${f.unit} (${f.off.seconds.toFixed(2)} s), on ${f.on.value.toFixed(1)} (${f.on.seconds.toFixed(2)} s): ${f.ratio.toFixed(3)}x, ${f.redirected_msgs} messages redirected`,
-          `wrote ${files.off} and ${files.on}`,
-          '',
-          comparisonTable(comparison),
-        ]);
+      report(io, { ...f, files, comparison }, [
+        `${f.workload}: off ${f.off.value.toFixed(1)} ${f.unit} (${f.off.seconds.toFixed(2)} s), on ${f.on.value.toFixed(1)} (${f.on.seconds.toFixed(2)} s): ${f.ratio.toFixed(3)}x, ${f.redirected_msgs} messages redirected`,
+        `wrote ${files.off} and ${files.on}`,
+        '',
+        comparisonTable(comparison),
+      ]);
       return 0;
     }
     const profile = await profileNode(session, {
@@ -143,7 +159,7 @@ export async function profileCommand(p: Parsed, io: Io): Promise<number> {
         const n = fuse.reduce((s, h) => s + h.count, 0);
         const mean = n > 0 ? fuse.reduce((s, h) => s + h.sum_ns, 0) / n / 1000 : Number.NaN;
         process.stderr.write(
-          `… ${u.elapsed_s.toFixed(0)} s: ${n} FUSE requests, mean ${formatUs(mean)}, ${u.stacks} stacks\n`,
+          `… ${io.node ? `${io.node}: ` : ''}${u.elapsed_s.toFixed(0)} s: ${n} FUSE requests, mean ${formatUs(mean)}, ${u.stacks} stacks\n`,
         );
       },
     });
