@@ -28,6 +28,9 @@ export const Commands = {
   copyId: 'dfsEbpf.copyId',
   installAgent: 'dfsEbpf.installAgent',
   uninstallAgent: 'dfsEbpf.uninstallAgent',
+  attachBypassNodes: 'dfsEbpf.attachBypassNodes',
+  detachBypassNodes: 'dfsEbpf.detachBypassNodes',
+  refreshNodes: 'dfsEbpf.refreshNodes',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -59,6 +62,10 @@ export interface CommandArgs {
   /** A node spec (user@host[:port] or an ~/.ssh/config Host); absent: asked. */
   [Commands.installAgent]: [node?: string];
   [Commands.uninstallAgent]: [node?: string];
+  /** Node names (comma-separated, or `all`); absent: asked, all picked by default. */
+  [Commands.attachBypassNodes]: [nodes?: string];
+  [Commands.detachBypassNodes]: [nodes?: string];
+  [Commands.refreshNodes]: [];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -83,12 +90,16 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.copyId]: 'Copy id',
   [Commands.installAgent]: 'Install agent on node…',
   [Commands.uninstallAgent]: 'Uninstall agent from node…',
+  [Commands.attachBypassNodes]: 'Attach bypass on nodes…',
+  [Commands.detachBypassNodes]: 'Detach bypass on nodes…',
+  [Commands.refreshNodes]: 'Refresh nodes',
 };
 export const CommandCategory = 'DFS eBPF';
 
 /** Settings under the `dfsEbpf` section, with their types. */
 export interface Settings {
   node: string;
+  nodes: string[];
   autoConnect: boolean;
   knownHostsFile: string;
   identityFile: string;
@@ -104,6 +115,7 @@ export interface Settings {
 export const SettingsSection = 'dfsEbpf';
 export const SettingKeys: (keyof Settings)[] = [
   'node',
+  'nodes',
   'autoConnect',
   'knownHostsFile',
   'identityFile',
@@ -125,3 +137,5 @@ export const ContextKeys = {
 
 /** Id of the status bar item (VS Code prefixes it with the extension id). */
 export const StatusBarId = 'dfsEbpf.bypass';
+/** Id of the fleet status bar item, shown when the extension knows more than one node. */
+export const FleetStatusBarId = 'dfsEbpf.fleet';

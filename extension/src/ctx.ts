@@ -11,6 +11,8 @@ import { ErrorCode, errorCodeName } from '@dfs/protocol';
 import { connectNode } from '@dfs/core/agent/connect';
 import type { MapInspectors } from './commands/inspect';
 import type { NodeExplorer } from './inspect/nodeExplorer';
+import type { FleetModel } from './fleet/model';
+import type { FleetStatusBar } from './fleet/views';
 import type { NodeSession } from '@dfs/core/agent/session';
 import { DfsError, describeError } from '@dfs/core/errors';
 import type { BypassModel } from './bypass/model';
@@ -29,6 +31,8 @@ export interface ExtensionApi {
   readonly profiles: ProfileViewer;
   readonly nodeExplorer: NodeExplorer;
   readonly maps: MapInspectors;
+  readonly fleet: FleetModel;
+  readonly fleetStatusBar: FleetStatusBar;
 }
 
 /** The connection as the status bar and the models see it. */

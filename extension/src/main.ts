@@ -18,7 +18,10 @@ import {
   refreshExplorerCommand,
   verifyProgramCommand,
 } from './commands/inspect';
+import { attachBypassNodesCommand, detachBypassNodesCommand, refreshNodesCommand } from './commands/fleet';
 import { installAgentCommand, uninstallAgentCommand } from './commands/install';
+import { FleetModel } from './fleet/model';
+import { FleetStatusBar, NodesView } from './fleet/views';
 import { registerCommands } from './commands/registry';
 import {
   buildCommand,
@@ -58,6 +61,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   ctx.push(nodeExplorer);
   const maps = new MapInspectors(ctx);
   ctx.push(maps);
+  const fleet = new FleetModel(ctx);
+  ctx.push(fleet);
+  const fleetStatusBar = new FleetStatusBar(fleet);
+  ctx.push(fleetStatusBar);
+  ctx.push(new NodesView(fleet));
   ctx.push(vscode.languages.registerCodeLensProvider({ pattern: '**/*.bpf.c' }, budget));
   ctx.push(registerTasks(ctx, verifier));
   ctx.push(verifyOnSave(ctx, verifier));
@@ -84,6 +92,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.copyId]: copyIdCommand(),
       [Commands.installAgent]: installAgentCommand(ctx),
       [Commands.uninstallAgent]: uninstallAgentCommand(ctx),
+      [Commands.attachBypassNodes]: attachBypassNodesCommand(ctx, fleet),
+      [Commands.detachBypassNodes]: detachBypassNodesCommand(ctx, fleet),
+      [Commands.refreshNodes]: refreshNodesCommand(fleet),
     },
     ctx.log,
   ))
@@ -95,7 +106,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx, verifier, bypass, statusBar, profiles, nodeExplorer, maps };
+  return { ctx, verifier, bypass, statusBar, profiles, nodeExplorer, maps, fleet, fleetStatusBar };
 }
 
 export function deactivate(): void {

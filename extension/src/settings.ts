@@ -8,6 +8,7 @@ export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SettingsSection);
   return {
     node: c.get<string>('node', ''),
+    nodes: c.get<string[]>('nodes', []),
     autoConnect: c.get<boolean>('autoConnect', true),
     knownHostsFile: c.get<string>('knownHostsFile', ''),
     identityFile: c.get<string>('identityFile', ''),

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BypassStatus } from '../../protocol/src';
-import { barText } from '../../extension/src/format';
+import { barText, fleetText } from '../../extension/src/format';
 import { formatBytes, formatCount } from '../../protocol/src';
 
 const counters = {
@@ -43,4 +43,33 @@ test('bar text says on/off and shows the counters when on', () => {
     '$(zap) dfsnode0: bypass on · 12.3k msgs · 5.0 MiB',
   );
   assert.match(barText({ kind: 'connected', node: 'dfsnode0', bypass: { ...on, attached: false } }), /bypass off/);
+});
+
+test('the fleet item sums the nodes: how many on, what they redirected, which are unreachable', () => {
+  const off: BypassStatus = { ...on, attached: false, owner: null };
+  const member: BypassStatus = {
+    ...on,
+    counters: { ...counters, redirected_msgs: 0, redirected_bytes: 0, sockets_skipped: 2 },
+    remoteLeftAtAttach: 3,
+  };
+  const f = fleetText([
+    { name: 'n0', bypass: on },
+    { name: 'n1', bypass: member },
+    { name: 'n2', bypass: off },
+    { name: 'n3', bypass: null, error: 'the node did not answer [NodeUnreachable]' },
+  ]);
+  assert.equal(f.text, '$(warning) 4 nodes · bypass 2/4 · 12.3k msgs · 5.0 MiB · 1 unreachable');
+  assert.deepEqual(f.tooltip.split('\n'), [
+    'n0: bypass on · 12.3k msgs · 5.0 MiB · 0 remote skipped',
+    'n1: bypass on · 0 msgs · 0 B · 5 remote skipped',
+    'n2: bypass off',
+    'n3: the node did not answer [NodeUnreachable]',
+  ]);
+  assert.equal(
+    fleetText([
+      { name: 'a', bypass: off },
+      { name: 'b', bypass: null },
+    ]).text,
+    '$(server-environment) 2 nodes · bypass 0/2',
+  );
 });

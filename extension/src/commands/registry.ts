@@ -42,6 +42,9 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.copyId]: [idOrItem],
   [Commands.installAgent]: [text],
   [Commands.uninstallAgent]: [text],
+  [Commands.attachBypassNodes]: [text],
+  [Commands.detachBypassNodes]: [text],
+  [Commands.refreshNodes]: [],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */
