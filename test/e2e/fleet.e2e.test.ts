@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,20 +20,18 @@ import {
 } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { runCli } from '../support/cli';
-import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const PREFIX = 'dfsitfe';
 const NAMES = [0, 1, 2].map((i) => `${PREFIX}${i}`);
 const FLEET_ITEM = 'dfs-ebpf.dfs-ebpf.dfsEbpf.fleet';
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 let server: CodeServerHandle | undefined;
 let browser: BrowserSession | undefined;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-fleet-'));
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   const up = await runCli(['node', 'up', '--count', '3', '--name', PREFIX]);
   assert.equal(up.code, 0, up.stderr);
   writeFileSync(join(workspace, 'README.md'), '# e2e workspace\n');

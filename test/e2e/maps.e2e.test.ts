@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeDown } from '../../core/src/testnode';
@@ -25,11 +25,11 @@ import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { runCli } from '../support/cli';
 import { compileMapsFixture } from '../support/mapsFixture';
 import { upNode } from '../support/node';
-import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const NAME = 'dfsitmaps';
 const STATUS_ITEM = 'dfs-ebpf.dfs-ebpf.dfsEbpf.bypass';
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 const pins = `/sys/fs/bpf/dfs-e2e-maps-${process.pid}`;
 let server: CodeServerHandle | undefined;
 let browser: BrowserSession | undefined;
@@ -44,9 +44,7 @@ function bell(peak: number): number[] {
 }
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   const fixture = compileMapsFixture();
   try {
     execFileSync('bpftool', ['prog', 'loadall', fixture.path, pins, 'pinmaps', join(pins, 'maps')]);

@@ -6,7 +6,7 @@
 // workload's figures. Screenshots are kept in out/test-results/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,22 +21,20 @@ import {
 } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
-import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const NAME = 'dfsitprof';
 const STATUS_ITEM = 'dfs-ebpf.dfs-ebpf.dfsEbpf.bypass';
 /** webview/src/profile/flameView.ts ROW: the height of one frame row, px. */
 const ROW = 18;
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 let node: LocalNode;
 let server: CodeServerHandle | undefined;
 let browser: BrowserSession | undefined;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-prof-'));
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   node = await upNode(NAME);
   writeFileSync(join(workspace, 'README.md'), '# e2e workspace\n');
   server = await startCodeServer({

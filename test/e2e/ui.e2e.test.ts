@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeDown, type LocalNode } from '../../core/src/testnode';
@@ -20,20 +20,18 @@ import {
 } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
-import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const NAME = 'dfsitui';
 const STATUS_ITEM = 'dfs-ebpf.dfs-ebpf.dfsEbpf.bypass';
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 let node: LocalNode;
 let server: CodeServerHandle | undefined;
 let browser: BrowserSession | undefined;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-ws-'));
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   node = await upNode(NAME);
   writeFileSync(join(workspace, 'README.md'), '# e2e workspace\n');
   server = await startCodeServer({

@@ -9,17 +9,17 @@
 // not assertions). No test node needed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Locator, Page } from 'playwright-core';
 import { launchBrowser, openWorkbench, runCommand, screenshot, type BrowserSession } from '../harness/browser';
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
-import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const LOG_LINES = 1_000_000;
 const SEARCH_TERM = 'bpf_ktime_get_ns';
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-vlog-'));
 const logPath = join(workspace, 'explore.verifier.log');
 let server: CodeServerHandle | undefined;
@@ -127,9 +127,7 @@ const failingIndex = logLines.indexOf('21: (0f) r0 += r1');
 const searchMatches = logLines.filter((l) => l.toLowerCase().includes(SEARCH_TERM)).length;
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   assert.equal(logLines.length, LOG_LINES);
   writeFileSync(join(workspace, 'explore.bpf.c'), SOURCE);
   writeFileSync(logPath, logLines.join('\n') + '\n');

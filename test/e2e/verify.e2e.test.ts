@@ -6,7 +6,7 @@
 // Screenshots are kept in out/test-results/e2e/verify-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -22,19 +22,18 @@ import {
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
 import { repoRoot } from '../support/repo';
+import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
 
 const NAME = 'dfsitvu';
 const FIXTURE = 'null_hash_lookup.bpf.c';
 const RESUMED = 'bad_return_cgroup_sock.bpf.c';
-const artifacts = join(repoRoot(), 'out', 'test-results', 'e2e');
+const artifacts = E2E_ARTIFACTS;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-verify-'));
 let server: CodeServerHandle | undefined;
 let browser: BrowserSession | undefined;
 
 before(async () => {
-  const vsix = join(repoRoot(), 'dist', 'dfs-ebpf.vsix');
-  assert.ok(existsSync(vsix), `${vsix} exists (npm run package)`);
-  mkdirSync(artifacts, { recursive: true });
+  const vsix = packagedExtension();
   await upNode(NAME);
   mkdirSync(join(workspace, 'verifier'));
   for (const f of [FIXTURE, RESUMED])

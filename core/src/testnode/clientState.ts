@@ -71,26 +71,30 @@ const STRING_KEYS = [
 /** Creates the client dir (owned by the client user) and the client key if missing; returns the public key line. */
 export async function ensureClientKey(ctx: NodeCtx, name: string): Promise<string> {
   const cp = clientPaths(name);
+  return ensureClientKeyIn(ctx, cp.dir, cp.identityFile, cp.identityPub, `dfs-ebpf-client-${name}`);
+}
+
+/**
+ * A passphrase-less ed25519 client key in `dir` (0700), both files owned by the client user
+ * (the sudo caller), made when either is missing; returns the public key line. Local and bare
+ * nodes' client keys.
+ */
+export async function ensureClientKeyIn(
+  ctx: NodeCtx,
+  dir: string,
+  identityFile: string,
+  identityPub: string,
+  comment: string,
+): Promise<string> {
   const owner = clientOwner();
-  mkdirs(cp.dir, 0o700, owner);
-  if (!existsSync(cp.identityFile) || !existsSync(cp.identityPub)) {
+  mkdirs(dir, 0o700, owner);
+  if (!existsSync(identityFile) || !existsSync(identityPub)) {
     ctx.progress('generating the client key');
-    for (const f of [cp.identityFile, cp.identityPub]) if (existsSync(f)) unlinkSync(f);
-    await run(ctx, BIN.sshKeygen, [
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      `dfs-ebpf-client-${name}`,
-      '-f',
-      cp.identityFile,
-    ]);
-    chownSync(cp.identityFile, owner.uid, owner.gid);
-    chownSync(cp.identityPub, owner.uid, owner.gid);
+    for (const f of [identityFile, identityPub]) if (existsSync(f)) unlinkSync(f);
+    await run(ctx, BIN.sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', identityFile]);
+    for (const f of [identityFile, identityPub]) chownSync(f, owner.uid, owner.gid);
   }
-  return readFileSync(cp.identityPub, 'utf8').trim();
+  return readFileSync(identityPub, 'utf8').trim();
 }
 
 /** known_hosts holding exactly the node's host key, in OpenSSH's own form. */

@@ -63,7 +63,7 @@ import { ensureHostKey, ensureSshd, ensureUser, releaseRunSshd, removeUser, writ
 import { ensureIndex, otherNodes, withNodeLock } from './state';
 import { type ComponentStatus, componentStatuses } from './status';
 import { stopNodeCgroup } from './teardown';
-import { ensureDir, type NodeCtx, removeEmptyDirs, removeTree, requireRoot, requireTools } from './sys';
+import { ensureDir, type NodeCtx, removeEmptyDirs, removeTree, requireRoot, requireTools, teardownSteps } from './sys';
 
 export type { LocalNode, LocalNodeFleet } from './clientState';
 export type { ComponentStatus } from './status';
@@ -305,16 +305,7 @@ async function downNode(ctx: NodeCtx, name: string): Promise<void> {
   refuseNode0WithMembers(name);
   const fleetNode0 = recordedFleet(name);
   const p = nodePaths(name);
-  const left: string[] = [];
-  const step = async (what: string, fn: () => unknown): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      ctx.log.warn(`node ${name}: ${what}: ${why}`);
-      left.push(`${what} (${why})`);
-    }
-  };
+  const { step, left } = teardownSteps(ctx, `node ${name}`);
   // Known before unmounting: a process stuck on a mount later needs its connection aborted.
   const mounts = [p.unixMountpoint, p.mountpoint];
   const connections = [

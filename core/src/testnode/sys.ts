@@ -176,3 +176,24 @@ export function requireRoot(what: string): void {
     throw new DfsError(ErrorCode.PermissionDenied, `${what} needs root: run it with sudo`);
   }
 }
+
+/**
+ * Steps of a teardown: each runs even when an earlier one failed; a failure is logged with
+ * `label` and kept in `left` ("what (why)"), so the caller can name exactly what is left.
+ */
+export function teardownSteps(
+  ctx: NodeCtx,
+  label: string,
+): { step: (what: string, fn: () => unknown) => Promise<void>; left: string[] } {
+  const left: string[] = [];
+  const step = async (what: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      ctx.log.warn(`${label}: ${what}: ${why}`);
+      left.push(`${what} (${why})`);
+    }
+  };
+  return { step, left };
+}

@@ -13,13 +13,14 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { chownSync, createReadStream, existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ErrorCode } from '@dfs/protocol';
 import { DfsError } from '../../errors';
 import { clientOwner, knownHostsName } from '../paths';
-import { mkdirs, type NodeCtx, run, writeIfChanged } from '../sys';
-import { BARE_TOOLS, type BarePaths, type BareState, INSIDE, readSecret } from './layout';
+import { ensureClientKeyIn } from '../clientState';
+import { type NodeCtx, writeIfChanged } from '../sys';
+import { type BarePaths, type BareState, INSIDE, readSecret } from './layout';
 import { runInNode } from './mntns';
 
 /** Writes stdin to $1 with mode $2 and owner $3 unless it already holds exactly that; prints changed|same. */
@@ -155,27 +156,9 @@ export function ensureSecret(file: string, bytes: number): string {
 // ---------------------------------------------------------------------------------------------
 // The client side
 
-export async function ensureClientKey(ctx: NodeCtx, bp: BarePaths): Promise<string> {
+export function ensureClientKey(ctx: NodeCtx, bp: BarePaths): Promise<string> {
   const c = bp.client;
-  const owner = clientOwner();
-  mkdirs(c.dir, 0o700, owner);
-  if (!existsSync(c.identityFile) || !existsSync(c.identityPub)) {
-    ctx.progress('generating the client key');
-    for (const file of [c.identityFile, c.identityPub]) if (existsSync(file)) unlinkSync(file);
-    await run(ctx, BARE_TOOLS.sshKeygen.path, [
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      `dfs-ebpf-bare-${bp.name}`,
-      '-f',
-      c.identityFile,
-    ]);
-    for (const file of [c.identityFile, c.identityPub]) chownSync(file, owner.uid, owner.gid);
-  }
-  return readFileSync(c.identityPub, 'utf8').trim();
+  return ensureClientKeyIn(ctx, c.dir, c.identityFile, c.identityPub, `dfs-ebpf-bare-${bp.name}`);
 }
 
 const quoteConf = (s: string): string => (/\s/.test(s) ? `"${s}"` : s);

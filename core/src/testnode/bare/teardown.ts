@@ -15,7 +15,7 @@ import { nodeCgroupDir, removeCgroup } from '../cgroup';
 import { mountsUnder } from '../fuse';
 import { removeNetwork } from '../netns';
 import { SERVER_NODES_DIR, SERVER_ROOT } from '../paths';
-import { type NodeCtx, removeEmptyDirs, removeTree } from '../sys';
+import { type NodeCtx, removeEmptyDirs, removeTree, teardownSteps } from '../sys';
 import { stopNodeCgroup } from '../teardown';
 import { type BarePaths, type BareState, INSIDE } from './layout';
 import { mntnsId, nodeMounts, releaseMntnsDir, removeMountNamespace, topMounts } from './mntns';
@@ -72,16 +72,7 @@ export async function stopNodeProcesses(
  * Returns what is left (empty: nothing), each with the reason.
  */
 export async function removeBareNode(ctx: NodeCtx, bp: BarePaths, state: BareState): Promise<string[]> {
-  const left: string[] = [];
-  const step = async (what: string, fn: () => unknown): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      ctx.log.warn(`bare node ${bp.name}: ${what}: ${why}`);
-      left.push(`${what} (${why})`);
-    }
-  };
+  const { step, left } = teardownSteps(ctx, `bare node ${bp.name}`);
   const cg = nodeCgroupDir(bp.name);
   const id = mntnsId(bp);
   const survivors = await stopNodeProcesses(ctx, bp, cg, state);
