@@ -175,6 +175,19 @@ test(
     assert.equal(second.result, 'unchanged');
     assert.deepEqual(listing(inUpper(REMOTE.root)), installed, 'a second install writes nothing');
 
+    // An older install (its record says so): the install upgrades it in place.
+    const record = JSON.parse(await inNode(['cat', REMOTE.record])) as { version: string };
+    await inNode(['sh', '-c', `cat > ${REMOTE.record}`], `${JSON.stringify({ ...record, version: '0.0.9' })}\n`);
+    const upgraded = json<{ result: string; previous: { version: string }; installed: { version: string } }>(
+      await install(),
+    );
+    assert.equal(upgraded.result, 'installed');
+    assert.equal(upgraded.previous.version, '0.0.9');
+    assert.equal(upgraded.installed.version, record.version);
+    assert.equal((JSON.parse(await inNode(['cat', REMOTE.record])) as { version: string }).version, record.version);
+    const staging = await inNode(['sh', '-c', `ls -a ${REMOTE.root} | grep '^\\.install' || true`]);
+    assert.equal(staging.trim(), '', 'no staging directory left behind');
+
     // A pinned bypass (the CLI's default) and a serving agent are both of ours: uninstall ends them.
     json(await cli(['attach', 'bypass', '--node', NAME, '--json']));
     const removed = json<{ result: string }>(
