@@ -171,8 +171,13 @@ test(
     assert.equal(verified.ok, true);
     assert.ok(verified.programs.every((p) => p.verdict === 'accepted'));
 
-    const second = json<{ result: string; previous: { version: string } }>(await install());
+    const twice = await cli(
+      ['node', 'install', NAME, '--sudo-password-stdin', '--json', '--verbose'],
+      `${node.password}\n`,
+    );
+    const second = json<{ result: string; previous: { version: string } }>(twice);
     assert.equal(second.result, 'unchanged');
+    assert.doesNotMatch(twice.stderr, /uploading the agent/, 'an unchanged node is not sent the payload');
     assert.deepEqual(listing(inUpper(REMOTE.root)), installed, 'a second install writes nothing');
 
     // An older install (its record says so): the install upgrades it in place.

@@ -198,9 +198,8 @@ export async function installAgent(spec: string, opts: InstallOptions): Promise<
       build: payload.info.build,
       runtime: payload.info.runtime,
     };
-    const dir = await upload(conn, payload, progress);
-    try {
-      progress(previous ? `installing over ${previous.version} (build ${previous.build})` : 'installing the agent');
+    /** The root script with the payload in `dir` ('': only check whether it is all in place). */
+    const install = async (dir: string): Promise<string> => {
       const args = [
         dir,
         payload.sha256,
@@ -216,12 +215,28 @@ export async function installAgent(spec: string, opts: InstallOptions): Promise<
       );
       const res = await conn.run(cmd, 300_000, password === null ? undefined : `${password}\n`);
       const said = lastResult(res.stdout);
-      if (res.code !== 0 || (said !== 'installed' && said !== 'unchanged'))
+      const expected = dir === '' ? ['unchanged', 'needed'] : ['installed', 'unchanged'];
+      if (res.code !== 0 || !expected.includes(said))
         throw scriptError(`installing the agent on ${t.host} failed, the node is as it was`, res);
-      result = said;
-    } finally {
-      await conn.run(`rm -rf ${shellQuote(dir)}`).catch(() => undefined);
+      return said;
+    };
+    const same =
+      previous?.version === record.version && previous.build === record.build && previous.runtime === record.runtime;
+    let said = '';
+    if (same) {
+      progress('checking the installed agent');
+      said = await install('');
     }
+    if (said !== 'unchanged') {
+      const dir = await upload(conn, payload, progress);
+      try {
+        progress(previous ? `installing over ${previous.version} (build ${previous.build})` : 'installing the agent');
+        said = await install(dir);
+      } finally {
+        await conn.run(`rm -rf ${shellQuote(dir)}`).catch(() => undefined);
+      }
+    }
+    result = said === 'unchanged' ? 'unchanged' : 'installed';
   } finally {
     conn.close();
   }

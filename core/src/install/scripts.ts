@@ -17,8 +17,10 @@ import { REMOTE } from './layout';
 const PARTS = ['runtime', 'agent', 'bin', 'files.sha256', 'install.json', 'update-keys', 'sudoers-files'];
 
 /**
- * Args: 1 upload dir (holds payload.tgz), 2 its sha256, 3 sudo rule file, 4 sudo rule text,
- * 5 wrapper text, 6 update key line, 7 install record (one JSON line).
+ * Args: 1 upload dir (holds payload.tgz; empty: only check whether everything is in place,
+ * `result=unchanged|needed`, so an unchanged node is never sent the payload), 2 its sha256,
+ * 3 sudo rule file, 4 sudo rule text, 5 wrapper text, 6 update key line, 7 install record
+ * (one JSON line).
  */
 export const INSTALL_SCRIPT = `
 set -u
@@ -44,7 +46,9 @@ finish() {
 trap finish EXIT
 trap 'exit 1' HUP INT TERM
 case "$sudoers" in ${shWord(REMOTE.sudoersDir)}/dfs-ebpf-*) ;; *) fail "refusing sudo rule file $sudoers" ;; esac
-printf '%s  %s\\n' "$sum" "$upload/payload.tgz" | sha256sum -c --status - || fail "the uploaded payload is damaged (sha256 differs)"
+if [ -n "$upload" ]; then
+  printf '%s  %s\\n' "$sum" "$upload/payload.tgz" | sha256sum -c --status - || fail "the uploaded payload is damaged (sha256 differs)"
+fi
 
 same() { printf '%s' "$1" | cmp -s - "$2"; }
 if [ -f "$root/install.json" ] && same "$record
@@ -52,6 +56,11 @@ if [ -f "$root/install.json" ] && same "$record
   && same "$wrapper" "$root/bin/dfs-ebpf-agent" && same "$rule" "$sudoers" \\
   && grep -qxF "$key" "$root/update-keys" 2>/dev/null; then
   echo result=unchanged
+  done=yes
+  exit 0
+fi
+if [ -z "$upload" ]; then
+  echo result=needed
   done=yes
   exit 0
 fi
