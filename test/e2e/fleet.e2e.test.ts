@@ -75,7 +75,8 @@ test(
       assert.ok(readFileSync(file).equals(data));
       const on = await waitForStatusBarText(page, FLEET_ITEM, /bypass 3\/3 · [\d.]+k? msgs · [\d.]+ [KM]iB/, 30_000);
       assert.doesNotMatch(on, /unreachable/);
-      await runCommand(page, 'View: Show DFS eBPF');
+      // The fleet status item opens the Nodes view (collapsed until asked for).
+      await page.locator(`.part.statusbar .statusbar-item[id="${FLEET_ITEM}"]`).click();
       const nodes = page.locator('.pane-body .monaco-list-row');
       for (const n of NAMES)
         await nodes.filter({ hasText: n }).filter({ hasText: 'bypass on' }).first().waitFor({ timeout: 15_000 });
