@@ -31,6 +31,9 @@ export const Commands = {
   attachBypassNodes: 'dfsEbpf.attachBypassNodes',
   detachBypassNodes: 'dfsEbpf.detachBypassNodes',
   refreshNodes: 'dfsEbpf.refreshNodes',
+  verifyNodes: 'dfsEbpf.verifyNodes',
+  profileNodes: 'dfsEbpf.profileNodes',
+  useNode: 'dfsEbpf.useNode',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -66,6 +69,12 @@ export interface CommandArgs {
   [Commands.attachBypassNodes]: [nodes?: string];
   [Commands.detachBypassNodes]: [nodes?: string];
   [Commands.refreshNodes]: [];
+  /** The source (else the active `.bpf.c`) and the nodes (else asked). */
+  [Commands.verifyNodes]: [source?: Uri, nodes?: string];
+  /** The duration (else asked) and the nodes (else asked). */
+  [Commands.profileNodes]: [durationS?: number, nodes?: string];
+  /** A node name (the Nodes view's item); absent: asked. */
+  [Commands.useNode]: [node?: string];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -93,6 +102,9 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.attachBypassNodes]: 'Attach bypass on nodes…',
   [Commands.detachBypassNodes]: 'Detach bypass on nodes…',
   [Commands.refreshNodes]: 'Refresh nodes',
+  [Commands.verifyNodes]: 'Verify on nodes…',
+  [Commands.profileNodes]: 'Profile nodes…',
+  [Commands.useNode]: 'Connect to node…',
 };
 export const CommandCategory = 'DFS eBPF';
 

@@ -18,7 +18,14 @@ import {
   refreshExplorerCommand,
   verifyProgramCommand,
 } from './commands/inspect';
-import { attachBypassNodesCommand, detachBypassNodesCommand, refreshNodesCommand } from './commands/fleet';
+import {
+  attachBypassNodesCommand,
+  detachBypassNodesCommand,
+  profileNodesCommand,
+  refreshNodesCommand,
+  useNodeCommand,
+  verifyNodesCommand,
+} from './commands/fleet';
 import { installAgentCommand, uninstallAgentCommand } from './commands/install';
 import { FleetModel } from './fleet/model';
 import { FleetStatusBar, NodesView } from './fleet/views';
@@ -95,6 +102,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.attachBypassNodes]: attachBypassNodesCommand(ctx, fleet),
       [Commands.detachBypassNodes]: detachBypassNodesCommand(ctx, fleet),
       [Commands.refreshNodes]: refreshNodesCommand(fleet),
+      [Commands.verifyNodes]: verifyNodesCommand(ctx, fleet, verifier, explorer),
+      [Commands.profileNodes]: profileNodesCommand(ctx, fleet, profiles),
+      [Commands.useNode]: useNodeCommand(ctx, fleet, bypass),
     },
     ctx.log,
   ))

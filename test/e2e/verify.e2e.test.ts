@@ -13,6 +13,7 @@ import type { Page } from 'playwright-core';
 import { nodeDown } from '../../core/src/testnode';
 import {
   launchBrowser,
+  openFile,
   openWorkbench,
   runCommand,
   screenshot,
@@ -48,17 +49,6 @@ after(async () => {
   rmSync(workspace, { recursive: true, force: true });
   await nodeDown({ name: NAME });
 });
-
-/** Quick Open (Ctrl+P) a workspace file by name and wait for its editor tab. */
-async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ state: 'visible', timeout: 30_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
-  await input.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
-}
 
 /** 1-based line of the fixture's `EXPECT: <cls>` marker. */
 function expectLineOf(fixture: string, cls: string): number {

@@ -1,11 +1,13 @@
 // Owns the headless Debian Chromium a UI test drives (Playwright, persistent context on a
 // fresh profile dir that close() removes) and the workbench helpers the UI tests share:
-// open the workbench, run a command from the palette, read a status bar item, screenshot.
+// open the workbench, run a command from the palette, open a file, wait for a notification,
+// read a status bar item, screenshot.
 // Selectors (VS Code 1.139 / code-server 4.139.1 DOM):
 //   workbench ready     .monaco-workbench, then .part.statusbar (the status bar renders last)
 //   palette input       .quick-input-widget .quick-input-box input
 //   palette rows        .quick-input-list .monaco-list-row; aria-label and .label-name are
 //                       "Category: Title"; the entry div carries data-quick-input-id=<command id>
+//   notification        .notifications-toasts .notification-toast (buttons: .monaco-button)
 //   status bar item     .statusbar-item with id="<publisher>.<extension-name>.<id>" for
 //                       createStatusBarItem('<id>', …); we select [id="…"] because the id holds
 //                       dots (no #). Its aria-label is "<codicon name> <text>, <tooltip>", so
@@ -171,6 +173,24 @@ function statusBarItem(page: Page, idOrSelector: string): Locator {
     ? idOrSelector
     : `.part.statusbar .statusbar-item[id=${JSON.stringify(idOrSelector)}]`;
   return page.locator(selector).first();
+}
+
+/** Quick Open (Ctrl+P) a workspace file by name and wait for its editor tab. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 30_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
+  await input.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
+}
+
+/** A notification toast whose text matches (bounded wait); click its buttons by their labels. */
+export async function waitForNotification(page: Page, text: RegExp, timeoutMs = 60_000): Promise<Locator> {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await toast.waitFor({ state: 'visible', timeout: timeoutMs });
+  return toast;
 }
 
 export async function screenshot(page: Page, path: string): Promise<void> {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { namesSeveral, nodeSpecList } from '../../core/src/ssh/target';
-import { perNodeFile } from '../../cli/src/commands/profile';
+import { perNodeFile } from '../../core/src/profile/files';
 
 test('a list names several nodes, in its order, each once; one spec names one', () => {
   assert.deepEqual(nodeSpecList('a, b ,c,a'), ['a', 'b', 'c']);

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { ErrorCode, PROFILE_DEFAULTS, type Profile, type ProfileExportFormat } from '@dfs/protocol';
 import { DfsError } from '@dfs/core/errors';
 import { compareProfiles, comparisonTable } from '@dfs/core/profile/compare';
-import { exportProfile, ProfileFileError, readProfileText } from '@dfs/core/profile/files';
+import { exportProfile, perNodeFile, ProfileFileError, readProfileText } from '@dfs/core/profile/files';
 import { formatUs } from '@dfs/core/profile/histogram';
 import { checkDuration, profileBypassOffOn, profileNode } from '@dfs/core/profile/onNode';
 import { profileSummary } from '@dfs/core/profile/summary';
@@ -72,16 +72,6 @@ function workloadOf(p: Parsed): WorkloadSpec {
   const w = all.find((x) => x.name === (name ?? 'juicefs-metadata'));
   if (!w) throw new UsageError(`--workload must be one of ${all.map((x) => x.name).join(', ')}`);
   return w;
-}
-
-/**
- * With several nodes (cli/src/fleet.ts) each node writes its own file, named after it:
- * `prof.json` → `prof-dfsnode1.json`, `run` → `run-dfsnode1`.
- */
-export function perNodeFile(file: string, node: string | undefined): string {
-  if (node === undefined) return file;
-  const m = /^(.*?)((?:\.speedscope)?\.[A-Za-z0-9]+)?$/.exec(file);
-  return `${m?.[1] ?? file}-${node}${m?.[2] ?? ''}`;
 }
 
 /** Write `profile` to `out` in `format`, or print it when there is no file. */

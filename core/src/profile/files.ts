@@ -117,3 +117,13 @@ export function panelProfile(p: Profile, label: string): ProfilePanelProfile {
     withSource: Object.keys(p.sources),
   };
 }
+
+/**
+ * With several nodes (the CLI's `--node a,b`, "Profile nodes…") each node writes its own file:
+ * `prof.json` → `prof-dfsnode1.json`, `run` → `run-dfsnode1`.
+ */
+export function perNodeFile(file: string, node: string | undefined): string {
+  if (node === undefined) return file;
+  const m = /^(.*?)((?:\.speedscope)?\.[A-Za-z0-9]+)?$/.exec(file);
+  return `${m?.[1] ?? file}-${node}${m?.[2] ?? ''}`;
+}

@@ -8,7 +8,7 @@
  */
 
 import * as vscode from 'vscode';
-import type { Profile } from '@dfs/protocol';
+import type { Profile, ProfileUpdate } from '@dfs/protocol';
 import { formatUs } from '@dfs/core/profile/histogram';
 import { profileBypassOffOn, profileNode } from '@dfs/core/profile/onNode';
 import { BUILTIN_WORKLOADS, commandWorkload, type WorkloadSpec } from '@dfs/core/profile/workloads';
@@ -24,7 +24,14 @@ export function profileLabel(p: Profile): string {
   return `${p.node}, ${p.duration_s.toFixed(0)} s at ${time(p.started_at)}`;
 }
 
-async function pickDuration(fallback: number): Promise<number | undefined> {
+/** FUSE requests in a profile's (or a live update's) histograms, and their mean latency. */
+export function fuseRequests(histograms: ProfileUpdate['histograms']): { n: number; meanUs: number } {
+  const fuse = histograms.filter((h) => h.layer === 'fuse' && (h.phase ?? 'total') === 'total');
+  const n = fuse.reduce((s, h) => s + h.count, 0);
+  return { n, meanUs: n > 0 ? fuse.reduce((s, h) => s + h.sum_ns, 0) / n / 1000 : Number.NaN };
+}
+
+export async function pickDuration(fallback: number): Promise<number | undefined> {
   const items = [5, 10, 30, 60, 300].map((s) => ({
     label: `${s} s`,
     s,
@@ -32,7 +39,7 @@ async function pickDuration(fallback: number): Promise<number | undefined> {
   }));
   items.sort((a, b) => (a.s === fallback ? -1 : b.s === fallback ? 1 : a.s - b.s));
   const picked = await vscode.window.showQuickPick(items, {
-    title: 'Profile test node: for how long? (Cancel in the notification stops it early)',
+    title: 'Profile: for how long? (Cancel in the notification stops it early)',
   });
   return picked?.s;
 }
@@ -66,9 +73,7 @@ export function profileNodeCommand(ctx: Ctx, viewer: ProfileViewer): (durationS?
               progress.report({ message: `${s.mountpoint} (JuiceFS ${s.juicefs}, pid ${s.daemonPid})` }),
             onUpdate: (u) => {
               viewer.showLive(u);
-              const fuse = u.histograms.filter((h) => h.layer === 'fuse' && (h.phase ?? 'total') === 'total');
-              const n = fuse.reduce((s, h) => s + h.count, 0);
-              const mean = n > 0 ? fuse.reduce((s, h) => s + h.sum_ns, 0) / n / 1000 : Number.NaN;
+              const { n, meanUs: mean } = fuseRequests(u.histograms);
               const pct = Math.min(100, (u.elapsed_s / durationS) * 100);
               progress.report({
                 increment: pct - last,

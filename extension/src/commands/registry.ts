@@ -45,6 +45,9 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.attachBypassNodes]: [text],
   [Commands.detachBypassNodes]: [text],
   [Commands.refreshNodes]: [],
+  [Commands.verifyNodes]: [uri, text],
+  [Commands.profileNodes]: [seconds, text],
+  [Commands.useNode]: [text],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */

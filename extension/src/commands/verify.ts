@@ -7,6 +7,7 @@
  */
 
 import * as vscode from 'vscode';
+import type { VerifyOutcome } from '@dfs/core/verifier/verify';
 import type { Ctx } from '../ctx';
 import { Commands } from '../contributions';
 import { readSettings } from '../settings';
@@ -14,7 +15,7 @@ import type { VerifierService } from '../verifier/service';
 import type { VerifierLogExplorer } from '../webview/verifierLogPanel';
 
 /** The given source, else the active editor's `.bpf.c`. */
-function bpfSourceOf(arg: vscode.Uri | undefined): vscode.Uri | undefined {
+export function bpfSourceOf(arg: vscode.Uri | undefined): vscode.Uri | undefined {
   if (arg) return arg;
   const doc = vscode.window.activeTextEditor?.document;
   return doc && doc.fileName.endsWith('.bpf.c') ? doc.uri : undefined;
@@ -122,18 +123,28 @@ export function showVerifierLogCommand(
         );
         return;
       }
-      const programs = v.outcome.programs;
-      const named = programs.findIndex((p) => p.verdict.name === program);
-      const rejected = programs.findIndex((p) => p.verdict.verdict === 'rejected');
-      explorer.show({
-        programs: programs.map((p) => ({ verdict: p.verdict, log: p.log, lines: p.lines })),
-        selected: named >= 0 ? named : Math.max(0, rejected),
-        source: { uri: source, text: (await vscode.workspace.openTextDocument(source)).getText() },
-      });
+      await showOutcome(explorer, source, v.outcome, program);
     } catch (err) {
       ctx.reportError('cannot show the verifier log', err);
     }
   };
+}
+
+/** One verification in the log explorer: the program named, else the first rejected one. */
+export async function showOutcome(
+  explorer: VerifierLogExplorer,
+  source: vscode.Uri,
+  outcome: VerifyOutcome,
+  program?: string,
+): Promise<void> {
+  const programs = outcome.programs;
+  const named = programs.findIndex((p) => p.verdict.name === program);
+  const rejected = programs.findIndex((p) => p.verdict.verdict === 'rejected');
+  explorer.show({
+    programs: programs.map((p) => ({ verdict: p.verdict, log: p.log, lines: p.lines })),
+    selected: named >= 0 ? named : Math.max(0, rejected),
+    source: { uri: source, text: (await vscode.workspace.openTextDocument(source)).getText() },
+  });
 }
 
 /** "Open verifier log…": a saved log file (e.g. from CI), given as a URI argument or picked. */

@@ -32,12 +32,18 @@ export interface NodeState {
   error?: string;
 }
 
-export interface FleetOutcome {
+/** One node's part of a command on several nodes: its value, or why it failed. */
+export interface NodeOutcome<T> {
   name: string;
   ok: boolean;
-  status?: BypassStatus;
+  value?: T;
   error?: string;
 }
+
+export type FleetOutcome = NodeOutcome<BypassStatus>;
+
+/** Per-node progress of a command on several nodes: (node, what it is doing). */
+export type NodesProgress = (name: string, what: string) => void;
 
 export class FleetModel implements vscode.Disposable {
   private readonly sessions = new Map<string, Promise<NodeSession>>();
@@ -53,6 +59,7 @@ export class FleetModel implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('dfsEbpf.nodes') || e.affectsConfiguration('dfsEbpf.node')) this.changed.fire();
       }),
+      ctx.onDidChangeConnection(() => this.changed.fire()),
     );
   }
 
@@ -108,37 +115,54 @@ export class FleetModel implements vscode.Disposable {
   attach(
     names: string[],
     params: (session: NodeSession) => Promise<BypassAttachParams>,
-    progress: (name: string, what: string) => void,
+    progress: NodesProgress,
   ): Promise<FleetOutcome[]> {
-    return this.each(names, progress, async (s) => s.request(BypassAttachRequest, await params(s)));
+    return this.bypass(names, progress, async (s) => s.request(BypassAttachRequest, await params(s)));
   }
 
-  detach(names: string[], progress: (name: string, what: string) => void): Promise<FleetOutcome[]> {
-    return this.each(names, progress, (s) => s.request(BypassDetachRequest, {}));
+  detach(names: string[], progress: NodesProgress): Promise<FleetOutcome[]> {
+    return this.bypass(names, progress, (s) => s.request(BypassDetachRequest, {}));
   }
 
-  private async each(
+  private async bypass(
     names: string[],
-    progress: (name: string, what: string) => void,
+    progress: NodesProgress,
     act: (s: NodeSession) => Promise<BypassStatus>,
   ): Promise<FleetOutcome[]> {
-    const outcomes = await Promise.all(
-      names.map(async (name): Promise<FleetOutcome> => {
+    const outcomes = await this.onNodes(names, progress, (s) => act(s));
+    for (const o of outcomes)
+      this.set(o.name, o.ok ? { name: o.name, bypass: o.value ?? null } : { ...this.state(o.name), error: o.error });
+    this.changed.fire();
+    return outcomes;
+  }
+
+  /**
+   * Run `act` on every node named, at once, each with its session (opened when needed) and its
+   * own progress; a node's failure becomes its outcome and never stops the others.
+   */
+  async onNodes<T>(
+    names: string[],
+    progress: NodesProgress,
+    act: (s: NodeSession, progress: (what: string) => void) => Promise<T>,
+  ): Promise<NodeOutcome<T>[]> {
+    return Promise.all(
+      names.map(async (name): Promise<NodeOutcome<T>> => {
+        const step = (what: string): void => progress(name, what);
         try {
-          const session = await this.session(name, (what) => progress(name, what));
-          const status = await act(session);
-          this.set(name, { name, bypass: status });
-          progress(name, 'done');
-          return { name, ok: true, status };
+          const value = await act(await this.session(name, step), step);
+          step('done');
+          return { name, ok: true, value };
         } catch (err) {
-          this.set(name, { name, bypass: this.state(name).bypass, error: reason(err) });
-          progress(name, 'failed');
+          step('failed');
           return { name, ok: false, error: reason(err) };
         }
       }),
     );
-    this.changed.fire();
-    return outcomes;
+  }
+
+  /** Whether `name` is the node the editor is connected to (explorer, inspector, verify, profile). */
+  isConnected(name: string): boolean {
+    return this.ctx.connected?.target.label === name;
   }
 
   /** The node's session: the connected one when it is this node, else one held here. */

@@ -2,7 +2,7 @@
  * The fleet's two views over FleetModel: the fleet status bar item (shown while the extension
  * knows more than one node: nodes, on how many the bypass is on, what they redirected together,
  * a line per node in its tooltip; click: the Nodes view) and the Nodes view (each node with its
- * bypass state, or why it could not be read). Views only: they redraw on the model's events.
+ * bypass state, or why it could not be read, and which one the editor is connected to). Views only: they redraw on the model's events.
  */
 
 import * as vscode from 'vscode';
@@ -67,8 +67,10 @@ export class NodesView implements vscode.TreeDataProvider<string>, vscode.Dispos
     const st = this.model.state(name);
     const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
     item.contextValue = 'node';
+    // The node the explorer, the inspector, verify and profile work on ("Connect to node…").
+    const here = this.model.isConnected(name) ? 'connected · ' : '';
     if (!st.bypass) {
-      item.description = st.error ?? 'not read yet';
+      item.description = `${here}${st.error ?? 'not read yet'}`;
       item.iconPath = new vscode.ThemeIcon(st.error ? 'warning' : 'server');
       item.tooltip = st.error ?? `${name}: not read yet (${Commands.refreshNodes})`;
       return item;
@@ -76,9 +78,11 @@ export class NodesView implements vscode.TreeDataProvider<string>, vscode.Dispos
     const c = st.bypass.counters;
     item.iconPath = new vscode.ThemeIcon(st.bypass.attached ? 'zap' : 'circle-slash');
     const skipped = c.sockets_skipped + st.bypass.remoteLeftAtAttach;
-    item.description = st.bypass.attached
-      ? `bypass on · ${formatCount(c.redirected_msgs)} msgs · ${formatBytes(c.redirected_bytes)}${skipped > 0 ? ` · ${skipped} remote skipped` : ''}`
-      : 'bypass off';
+    item.description =
+      here +
+      (st.bypass.attached
+        ? `bypass on · ${formatCount(c.redirected_msgs)} msgs · ${formatBytes(c.redirected_bytes)}${skipped > 0 ? ` · ${skipped} remote skipped` : ''}`
+        : 'bypass off');
     item.tooltip = [
       `${name}: bypass ${st.bypass.attached ? `on (${st.bypass.owner ?? ''})` : 'off'}`,
       ...(st.bypass.attached

@@ -5,6 +5,8 @@
  * compiler and verifier diagnostics (on the exact lines, with the path as related
  * information), the last outcome per source for the CodeLens budget and the log explorer.
  * One verification per source runs at a time; a newer request supersedes a queued one.
+ * verifyOn/publishAcross do the same on several nodes at once ("Verify on nodes…"): one finding
+ * per line and message, naming the nodes whose kernel said it.
  */
 
 import { resolve } from 'node:path';
@@ -39,11 +41,17 @@ function toVsDiagnostic(d: CompilerDiagnostic): vscode.Diagnostic {
   return diag;
 }
 
-function verifierDiagnostic(d: VerifierDiagnostic): vscode.Diagnostic {
+/** A node's verification of one source, as "Verify on nodes…" collects it. */
+export interface NodeVerification {
+  node: string;
+  outcome: VerifyOutcome;
+}
+
+function verifierDiagnostic(d: VerifierDiagnostic, nodes?: string[]): vscode.Diagnostic {
   const line = Math.max(0, d.line - 1);
   const diag = new vscode.Diagnostic(
     new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER),
-    `${d.program}: ${d.message}`,
+    `${d.program}: ${d.message}${nodes ? ` [on ${nodes.join(', ')}]` : ''}`,
     vscode.DiagnosticSeverity.Error,
   );
   diag.source = 'BPF verifier';
@@ -62,6 +70,8 @@ export class VerifierService implements vscode.Disposable {
   readonly compilerDiagnostics = vscode.languages.createDiagnosticCollection('dfs-ebpf-build');
   readonly verifierDiagnostics = vscode.languages.createDiagnosticCollection('dfs-ebpf-verifier');
   private readonly results = new Map<string, Verification>();
+  /** The files each source's last verification put findings on (cleared before the next). */
+  private readonly published = new Map<string, vscode.Uri[]>();
   private readonly running = new Map<string, Promise<Verification | null>>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
@@ -113,23 +123,16 @@ export class VerifierService implements vscode.Disposable {
   }
 
   private async verifyNow(session: NodeSession, source: vscode.Uri, startedAt: number): Promise<Verification | null> {
-    // The same core path `bench verify` times: build for the node, then verify there.
-    const { outcome } = await verifySourceOnNode(session, source.fsPath, {
-      ...this.buildOptions(source),
-      onBuilt: (b) => this.publishBuild(b),
-    });
+    const outcome = await this.verifyOn(session, source);
     if (!outcome) {
-      this.verifierDiagnostics.delete(source);
+      this.publishVerifier(source, []);
       return null;
     }
-    // Replace this source's verifier findings: files it touched before and now.
     const before = this.results.get(source.fsPath);
-    for (const d of before?.outcome.diagnostics ?? []) this.verifierDiagnostics.delete(vscode.Uri.file(d.file));
-    this.verifierDiagnostics.delete(source);
-    const byFile = new Map<string, vscode.Diagnostic[]>();
-    for (const d of outcome.diagnostics) byFile.set(d.file, [...(byFile.get(d.file) ?? []), verifierDiagnostic(d)]);
-    for (const [file, list] of byFile) this.verifierDiagnostics.set(vscode.Uri.file(file), list);
-
+    this.publishVerifier(
+      source,
+      outcome.diagnostics.map((d) => ({ file: d.file, diag: verifierDiagnostic(d) })),
+    );
     const v: Verification = {
       source,
       outcome,
@@ -144,6 +147,49 @@ export class VerifierService implements vscode.Disposable {
     );
     this.changed.fire(source);
     return v;
+  }
+
+  /** Replace a source's verifier findings: the files it touched before and now. */
+  private publishVerifier(source: vscode.Uri, found: { file: string; diag: vscode.Diagnostic }[]): void {
+    for (const uri of this.published.get(source.fsPath) ?? []) this.verifierDiagnostics.delete(uri);
+    this.verifierDiagnostics.delete(source);
+    const byFile = new Map<string, vscode.Diagnostic[]>();
+    for (const f of found) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f.diag]);
+    const uris = [...byFile.keys()].map((f) => vscode.Uri.file(f));
+    for (const uri of uris) this.verifierDiagnostics.set(uri, byFile.get(uri.fsPath) ?? []);
+    this.published.set(source.fsPath, uris);
+  }
+
+  /**
+   * Build and verify one source on a node without publishing its findings (the build's compiler
+   * diagnostics are published); null when it does not compile.
+   */
+  async verifyOn(session: NodeSession, source: vscode.Uri): Promise<VerifyOutcome | null> {
+    // The same core path `bench verify` times: build for the node, then verify there.
+    const { outcome } = await verifySourceOnNode(session, source.fsPath, {
+      ...this.buildOptions(source),
+      onBuilt: (b) => this.publishBuild(b),
+    });
+    return outcome;
+  }
+
+  /** Publish several nodes' verdicts on one source: each finding once, with the nodes that said it. */
+  publishAcross(source: vscode.Uri, verdicts: NodeVerification[]): void {
+    const seen = new Map<string, { d: VerifierDiagnostic; nodes: string[] }>();
+    for (const v of verdicts)
+      for (const d of v.outcome.diagnostics) {
+        const key = `${d.file}:${d.line}:${d.program}:${d.message}`;
+        const at = seen.get(key) ?? { d, nodes: [] };
+        at.nodes.push(v.node);
+        seen.set(key, at);
+      }
+    this.publishVerifier(
+      source,
+      [...seen.values()].map(({ d, nodes }) => ({ file: d.file, diag: verifierDiagnostic(d, nodes) })),
+    );
+    this.ctx.log.info(
+      `verified ${vscode.workspace.asRelativePath(source)} on ${verdicts.map((v) => v.node).join(', ')}: ${seen.size} findings`,
+    );
   }
 
   dispose(): void {
