@@ -14,6 +14,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import {
   existsSync,
   mkdirSync,
@@ -228,6 +229,33 @@ test('refusals: each with its reason, the node left as it was', { timeout: 600_0
     await refused('a full disk during the upload', /uploading the agent .* failed: .*No space left on device/);
   } finally {
     await inNode(['umount', '/tmp']);
+  }
+
+  // A kernel built without the socket bypass. A fake of the config file only (this kernel has
+  // both options): the probe reads /boot/config-<release> first, and this one says sockmap and
+  // sk_msg are not set, exactly as a distribution kernel built without them would.
+  const release = (await inNode(['uname', '-r'])).trim();
+  const config = gunzipSync(readFileSync('/proc/config.gz'))
+    .toString('utf8')
+    .replace(/^CONFIG_BPF_STREAM_PARSER=y$/m, '# CONFIG_BPF_STREAM_PARSER is not set')
+    .replace(/^CONFIG_NET_SOCK_MSG=y$/m, '# CONFIG_NET_SOCK_MSG is not set');
+  await inNode(['sh', '-c', `mkdir -p /boot && cat > /boot/config-${release}`], config);
+  try {
+    await refused(
+      'a kernel without sockmap and sk_msg',
+      /built without CONFIG_BPF_STREAM_PARSER \(sockmap\/sockhash.*built without CONFIG_NET_SOCK_MSG \(sk_msg/s,
+    );
+  } finally {
+    await inNode(['rm', '-f', `/boot/config-${release}`]);
+  }
+
+  // No cgroup v2 (the bypass's sock_ops attaches to a cgroup): the node's own mount namespace
+  // without its cgroup2 mount, put back afterwards.
+  await inNode(['umount', '/sys/fs/cgroup']);
+  try {
+    await refused('no cgroup v2', /the kernel lacks a cgroup v2 mount/);
+  } finally {
+    await inNode(['mount', '-t', 'cgroup2', 'cgroup2', '/sys/fs/cgroup']);
   }
 
   await refused(
