@@ -30,6 +30,8 @@ const PURE_PROFILE = [
 const PURE_BTF = ['parse', 'codec', 'shape', 'elf', 'index'];
 /** The map inspector's table (core/src/inspect/table.ts; entries.ts uses Node's Buffer and is not pure). */
 const PURE_INSPECT = ['table', 'programs'];
+/** The editing checks (core/src/editing/; facts.ts asks the node and is not pure): run per keystroke. */
+const PURE_EDITING = ['source', 'check', 'data', 'sections'];
 const pureCore = `@dfs/core/(?:verifier/(?:${PURE_VERIFIER.join('|')})|profile/(?:${PURE_PROFILE.join('|')})|btf/(?:${PURE_BTF.join('|')}))$`;
 /** Imports a webview file may make; `extra` for the one folder that may import the UI toolkit. */
 const webviewImports = (extra) => ({
@@ -136,6 +138,22 @@ export default tseslint.config(
             {
               regex: `^(?!@dfs/protocol$|\\.\\./errors$|\\.\\./btf$|\\./entries$)`,
               message: 'a pure module imports only @dfs/protocol, ../errors, ../btf (and types of ./entries)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: PURE_EDITING.map((m) => `core/src/editing/${m}.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?!\\./(?:${PURE_EDITING.join('|')})$|\\./data/[a-z]+\\.json$)`,
+              message: 'a pure editing module imports only the other pure editing modules and its data',
             },
           ],
         },

@@ -10,6 +10,7 @@ import { parseArgs, UsageError, type OptionSpec } from './args';
 import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
 import { benchCommand } from './commands/bench';
 import { buildCommand, verifyCommand } from './commands/build';
+import { checkCommand } from './commands/check';
 import { mapsCommand } from './commands/maps';
 import { nodeCommand } from './commands/node';
 import { profileCommand } from './commands/profile';
@@ -55,6 +56,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   detach bypass                          remove a pinned bypass
   status                                 node, agent, kernel features and bypass counters
   build [FILE.bpf.c ...] [--include DIR]...   compile for the node's kernel; writes compile_commands.json
+  check [FILE.bpf.c ...]                 checks before the verifier: sections, attach targets, helpers, maps
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
@@ -94,6 +96,8 @@ async function run(argv: string[]): Promise<number> {
       return benchCommand(p, io);
     case 'build':
       return buildCommand(p, io);
+    case 'check':
+      return checkCommand(p, io);
     case 'verify':
       return perNode(p, io, verifyCommand);
     case 'profile':

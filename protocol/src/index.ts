@@ -7,3 +7,4 @@ export * from './bypass';
 export * from './webview';
 export * from './units';
 export * from './inspect';
+export * from './editing';

@@ -21,6 +21,10 @@ import {
   type InitializeResult,
   type KernelBtfParams,
   type KernelBtfResult,
+  type KernelHelpersParams,
+  type KernelHelpersResult,
+  type KernelTargetsParams,
+  type KernelTargetsResult,
   type Profile,
   type ProfileStarted,
   type ProfileStartParams,
@@ -37,6 +41,7 @@ import { ProfileSession } from './profile/session';
 import { mountDevice, profileEndpoints } from './profile/target';
 import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus, type BypassTarget } from './bypass';
+import { HelperProbes, kernelTargets } from './editing';
 import { AgentError, fromNative } from './errors';
 import { discoverJuiceFs, normalizeMountpoint, publicMount, type DiscoveredMount } from './juicefs';
 import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
@@ -64,6 +69,8 @@ export class Manager {
   private readonly features;
   /** The node explorer and map inspector of this connection. */
   readonly inspector: Inspector;
+  /** kernel/helpers answers per program type, kept for the agent's lifetime (see editing.ts). */
+  private readonly helperProbes: HelperProbes;
 
   constructor(
     private readonly addon: Addon,
@@ -73,6 +80,7 @@ export class Manager {
   ) {
     this.features = probeFeatures(addon, join(bundleDir, 'bpf', 'probes'));
     this.inspector = new Inspector(addon, log);
+    this.helperProbes = new HelperProbes(addon, log);
   }
 
   /** Run a mutation after every earlier one has finished. */
@@ -359,6 +367,16 @@ export class Manager {
 
   kernelBtf(p: KernelBtfParams): KernelBtfResult {
     return kernelBtf(p, this.btfDigest);
+  }
+
+  /** Which helpers each program type may call: libbpf's probes, never attached (see editing.ts). */
+  kernelHelpers(p: KernelHelpersParams, opId: number): KernelHelpersResult {
+    return this.helperProbes.answer(p, opId);
+  }
+
+  /** Whether tracepoints and uprobe symbols exist on this node; reads only (see editing.ts). */
+  kernelTargets(p: KernelTargetsParams): KernelTargetsResult {
+    return kernelTargets(p);
   }
 
   /** Install the client's agent bundle over this agent's own directory (see update.ts). */

@@ -303,6 +303,13 @@ export interface Addon {
   probeProgType(type: string): number;
   /** libbpf_probe_bpf_map_type by libbpf map type name ("sockhash", "ringbuf", ...). */
   probeMapType(type: string): number;
+  /**
+   * libbpf_probe_bpf_helper for each helper id (1..4096, at most 4096 ids), in order: 1 the kernel
+   * accepts the helper in a program of type `progType` (libbpf's name), 0 it does not, <0 -errno
+   * when the probe cannot tell (-EOPNOTSUPP for tracing, ext, lsm, struct_ops). Loads a tiny
+   * program per id, never attached. Throws RangeError for an unknown type or a bad id.
+   */
+  probeHelpers(progType: string, helperIds: number[]): number[];
   /** libbpf_num_possible_cpus(). */
   numPossibleCpus(): number;
   /** Map ops on any map fd; keys/values are raw bytes. lookup returns null when absent (ENOENT). */

@@ -10,7 +10,11 @@ import {
   BypassAttachRequest,
   ErrorCode,
   InitializeRequest,
+  KERNEL_HELPERS_LIMITS,
+  KERNEL_TARGETS_LIMITS,
   KernelBtfRequest,
+  KernelHelpersRequest,
+  KernelTargetsRequest,
   LinkDetachRequest,
   MAP_PAGE_MAX,
   MapBtfRequest,
@@ -29,6 +33,8 @@ import {
   type Endpoint,
   type InitializeParams,
   type KernelBtfParams,
+  type KernelHelpersParams,
+  type KernelTargetsParams,
   type MapDeleteParams,
   type MapReadParams,
   type MapRef,
@@ -38,6 +44,7 @@ import {
   type ProfileStopParams,
   type VerifyParams,
   SOCKETS_BY_COOKIE_MAX,
+  TRACEPOINT_NAME,
 } from '@dfs/protocol';
 import { AgentError } from './errors';
 import { MAX_INSPECT_BYTES, MAX_STATS_HOLD_S } from './inspect/limits';
@@ -204,6 +211,75 @@ export function parseKernelBtf(params: unknown): KernelBtfParams {
   if (p.digestOnly === undefined) return {};
   if (typeof p.digestOnly !== 'boolean') throw bad(`${m}: digestOnly must be true or false`);
   return { digestOnly: p.digestOnly };
+}
+
+export function parseKernelHelpers(params: unknown): KernelHelpersParams {
+  const m = KernelHelpersRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['progTypes', 'maxHelperId']);
+  const { progTypes: most, maxHelperId: maxId } = KERNEL_HELPERS_LIMITS;
+  const types = p.progTypes;
+  if (!Array.isArray(types) || types.length > most) {
+    throw bad(`${m}: progTypes must be an array of at most ${most} program type names`);
+  }
+  types.forEach((t, i) => {
+    if (typeof t !== 'string' || t.length === 0 || t.length > 64) {
+      throw bad(`${m}: progTypes[${i}] must be a program type name of 1..64 characters`);
+    }
+  });
+  const maxHelperId = optInteger(p, 'maxHelperId', m, { min: 1, max: maxId });
+  if (maxHelperId === undefined) throw bad(`${m}: maxHelperId is required (an integer in 1..${maxId})`);
+  return { progTypes: types as string[], maxHelperId };
+}
+
+/** `p[key]` as an array of at most KERNEL_TARGETS_LIMITS.entries, or undefined when absent. */
+function targetList(p: Fields, key: string, m: string): unknown[] | undefined {
+  const v = p[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > KERNEL_TARGETS_LIMITS.entries) {
+    throw bad(`${m}: ${key} must be an array of at most ${KERNEL_TARGETS_LIMITS.entries} entries`);
+  }
+  return v as unknown[];
+}
+
+function targetString(v: unknown, where: string): string {
+  const most = KERNEL_TARGETS_LIMITS.stringBytes;
+  if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v) > most || v.includes('\0')) {
+    throw bad(`${where} must be a non-empty string of at most ${most} bytes without NUL`);
+  }
+  return v;
+}
+
+export function parseKernelTargets(params: unknown): KernelTargetsParams {
+  const m = KernelTargetsRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['tracepoints', 'uprobes']);
+  const out: KernelTargetsParams = {};
+  const tracepoints = targetList(p, 'tracepoints', m);
+  if (tracepoints) {
+    out.tracepoints = tracepoints.map((t, i) => {
+      const where = `${m}: tracepoints[${i}]`;
+      const name = targetString(t, where);
+      // "." and ".." match the pattern but would walk out of tracefs's events directory.
+      if (!TRACEPOINT_NAME.test(name) || name.split('/').some((part) => part === '.' || part === '..')) {
+        throw bad(`${where} must be "category/name" (letters, digits, _ . -), e.g. "syscalls/sys_enter_read"`);
+      }
+      return name;
+    });
+  }
+  const uprobes = targetList(p, 'uprobes', m);
+  if (uprobes) {
+    out.uprobes = uprobes.map((u, i) => {
+      const where = `${m}: uprobes[${i}]`;
+      if (typeof u !== 'object' || u === null || Array.isArray(u))
+        throw bad(`${where} must be an object {binary, symbol}`);
+      onlyKnown(u as Fields, where, ['binary', 'symbol']);
+      const binary = targetString((u as Fields).binary, `${where}.binary`);
+      if (!binary.startsWith('/')) throw bad(`${where}.binary must be an absolute path`);
+      return { binary, symbol: targetString((u as Fields).symbol, `${where}.symbol`) };
+    });
+  }
+  return out;
 }
 
 /** An integer in [min, max], or a BadRequest naming the field and its range. */

@@ -1,7 +1,7 @@
 /**
  * vmlinux.h for the kernel a program will run on: generated with bpftool from that kernel's
- * BTF and cached per kernel release and BTF digest under ~/.cache/dfs-ebpf/vmlinux/
- * (`<release>-<first 16 hex of the BTF's sha256>`). This machine's BTF is read directly. A
+ * BTF and cached, with that BTF (`vmlinux.btf`), per kernel release and BTF digest under
+ * ~/.cache/dfs-ebpf/vmlinux/ (`<release>-<first 16 hex of the BTF's sha256>`). This machine's BTF is read directly. A
  * node is asked for its digest first (`kernel/btf {digestOnly}`, a few bytes) and for its BTF
  * (megabytes) only when that cache entry is missing; the answer is kept for the session, so a
  * connection asks at most once, and a save asks nothing.
@@ -43,7 +43,10 @@ export function vmlinuxCacheDir(kernelRelease: string, btfSha256: string): strin
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** Writes `dir/vmlinux.h` from a BTF blob (bpftool btf dump), atomically. */
+/**
+ * Writes `dir/vmlinux.h` from a BTF blob (bpftool btf dump), atomically, and keeps the blob
+ * beside it as `vmlinux.btf` (the editor's checks read kfuncs and events from it: editing/facts.ts).
+ */
 async function generate(dir: string, btf: Buffer): Promise<void> {
   const header = join(dir, 'vmlinux.h');
   mkdirSync(dir, { recursive: true });
@@ -61,12 +64,14 @@ async function generate(dir: string, btf: Buffer): Promise<void> {
     const tmp = `${header}.${process.pid}.tmp`;
     writeFileSync(tmp, stdout);
     renameSync(tmp, header);
+    renameSync(btfFile, join(dir, 'vmlinux.btf'));
   } finally {
     rmSync(btfFile, { force: true });
   }
 }
 
-const hasHeader = (dir: string): boolean => existsSync(join(dir, 'vmlinux.h'));
+/** A complete cache entry: the header and the BTF it was made from (older entries lack the BTF). */
+const hasHeader = (dir: string): boolean => existsSync(join(dir, 'vmlinux.h')) && existsSync(join(dir, 'vmlinux.btf'));
 
 /** vmlinux.h of this machine's kernel (also the local test nodes' kernel). */
 export async function localKernelHeaders(): Promise<KernelHeaders> {
