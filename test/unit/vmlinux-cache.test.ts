@@ -55,6 +55,7 @@ test('a cached kernel: one digest request per session, none after, the cache ent
   assert.equal(dir, join(cache, 'dfs-ebpf', 'vmlinux', `6.18.0-a-${sha(btf).slice(0, 16)}`));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'vmlinux.h'), '/* cached */\n');
+  writeFileSync(join(dir, 'vmlinux.btf'), btf); // an entry keeps the BTF it was made from
 
   const session = fakeNode('6.18.0-a', btf);
   const first = await nodeKernelHeaders(session);
@@ -73,6 +74,7 @@ test('a cache entry deleted during a session is noticed: the session asks again'
   const dir = vmlinuxCacheDir('6.18.0-b', sha(btf));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'vmlinux.h'), '/* cached */\n');
+  writeFileSync(join(dir, 'vmlinux.btf'), btf); // an entry keeps the BTF it was made from
   const session = fakeNode('6.18.0-b', btf);
   await nodeKernelHeaders(session);
   rmSync(join(dir, 'vmlinux.h'));
