@@ -20,12 +20,14 @@ import { ContextKeys } from './contributions';
 import { readSettings } from './settings';
 import type { BypassStatusBar } from './statusBar';
 import type { VerifierService } from './verifier/service';
+import type { EditingService } from './editing/service';
 import type { ProfileViewer } from './webview/profilePanel';
 
 /** What the extension exports from activate(), for its own extension tests. */
 export interface ExtensionApi {
   readonly ctx: Ctx;
   readonly verifier: VerifierService;
+  readonly editing: EditingService;
   readonly bypass: BypassModel;
   readonly statusBar: BypassStatusBar;
   readonly profiles: ProfileViewer;

@@ -44,6 +44,8 @@ import { readSettings } from './settings';
 import { BypassStatusBar } from './statusBar';
 import { BudgetCodeLens } from './verifier/codeLens';
 import { VerifierService } from './verifier/service';
+import { EditingService } from './editing/service';
+import { registerEditingProviders } from './editing/providers';
 import { registerTasks } from './verifier/task';
 import { bypassPanelCommand } from './webview/bypassPanel';
 import { ProfileViewer } from './webview/profilePanel';
@@ -54,6 +56,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   context.subscriptions.push(ctx);
   const bypass = new BypassModel(ctx);
   const verifier = new VerifierService(ctx);
+  const editing = new EditingService(ctx);
+  ctx.push(editing);
+  for (const d of registerEditingProviders(editing)) ctx.push(d);
   const budget = new BudgetCodeLens(verifier);
   const explorer = new VerifierLogExplorer(ctx);
   ctx.push(bypass);
@@ -85,8 +90,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.detachBypass]: detachBypassCommand(ctx, bypass),
       [Commands.showLog]: showLogCommand(ctx),
       [Commands.showBypass]: bypassPanelCommand(ctx, bypass),
-      [Commands.build]: buildCommand(ctx, verifier),
-      [Commands.verify]: verifyCommand(ctx, verifier),
+      [Commands.build]: buildCommand(ctx, verifier, editing),
+      [Commands.verify]: verifyCommand(ctx, verifier, editing),
       [Commands.showVerifierLog]: showVerifierLogCommand(ctx, verifier, explorer),
       [Commands.openVerifierLog]: openVerifierLogCommand(ctx, explorer),
       [Commands.profileNode]: profileNodeCommand(ctx, profiles),
@@ -116,7 +121,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     // Quietly: a node that is not up is logged, not shown; commands report errors loudly.
     ctx.ensureConnected().catch((err: unknown) => ctx.log.info(`not connected at startup: ${describeError(err)}`));
   }
-  return { ctx, verifier, bypass, statusBar, profiles, nodeExplorer, maps, fleet, fleetStatusBar };
+  return { ctx, verifier, editing, bypass, statusBar, profiles, nodeExplorer, maps, fleet, fleetStatusBar };
 }
 
 export function deactivate(): void {

@@ -11,6 +11,7 @@ import type { VerifyOutcome } from '@dfs/core/verifier/verify';
 import type { Ctx } from '../ctx';
 import { Commands } from '../contributions';
 import { readSettings } from '../settings';
+import type { EditingService } from '../editing/service';
 import type { VerifierService } from '../verifier/service';
 import type { VerifierLogExplorer } from '../webview/verifierLogPanel';
 
@@ -21,10 +22,14 @@ export function bpfSourceOf(arg: vscode.Uri | undefined): vscode.Uri | undefined
   return doc && doc.fileName.endsWith('.bpf.c') ? doc.uri : undefined;
 }
 
-export function buildCommand(ctx: Ctx, service: VerifierService): () => Promise<void> {
+export function buildCommand(ctx: Ctx, service: VerifierService, editing: EditingService): () => Promise<void> {
   return async () => {
     try {
       const session = await ctx.ensureConnected();
+      // The checks before the verifier first, on the open sources (their findings in Problems).
+      await Promise.all(
+        vscode.workspace.textDocuments.filter((d) => d.fileName.endsWith('.bpf.c')).map((d) => editing.check(d)),
+      );
       const res = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `DFS eBPF: building for ${session.target.label}` },
         () => service.build(session),
@@ -40,7 +45,11 @@ export function buildCommand(ctx: Ctx, service: VerifierService): () => Promise<
   };
 }
 
-export function verifyCommand(ctx: Ctx, service: VerifierService): (source?: vscode.Uri) => Promise<void> {
+export function verifyCommand(
+  ctx: Ctx,
+  service: VerifierService,
+  editing: EditingService,
+): (source?: vscode.Uri) => Promise<void> {
   return async (arg?: vscode.Uri) => {
     const source = bpfSourceOf(arg);
     if (!source) {
@@ -51,6 +60,7 @@ export function verifyCommand(ctx: Ctx, service: VerifierService): (source?: vsc
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === source.fsPath);
       if (doc?.isDirty) await doc.save();
       const session = await ctx.ensureConnected();
+      await editing.checkUri(source); // the checks before the verifier: their findings come first
       const v = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `DFS eBPF: verifying on ${session.target.label}` },
         () => service.verify(session, source),

@@ -1,0 +1,147 @@
+/**
+ * Editing help for `.bpf.c` over the checks' model and the node's facts (service.ts): hovers
+ * and completions for BPF helpers (signature, the kernel headers' description, which program
+ * types may call it on the connected node's kernel and whether this program may) and for the
+ * node's kfuncs (their BTF signature), and the quick fixes the checks attach (a misspelled
+ * section or tp_btf event → the near misses). The words come from core's generated data
+ * (core/src/editing/data/) and the node; nothing here is a table of its own.
+ */
+
+import * as vscode from 'vscode';
+import { typesAllowing } from '@dfs/core/editing/check';
+import { HELPERS, helperByName, type HelperDoc } from '@dfs/core/editing/data';
+import type { KfuncDoc, NodeFacts } from '@dfs/core/editing/facts';
+import { matchSection } from '@dfs/core/editing/sections';
+import type { SourceModel } from '@dfs/core/editing/source';
+import { CHECK_SOURCE, type EditingService } from './service';
+
+const SELECTOR: vscode.DocumentSelector = [{ pattern: '**/*.bpf.c' }, { language: 'c', pattern: '**/*.bpf.h' }];
+
+/** The kernel's reStructuredText-ish doc comment as markdown: no `\ ` escapes, no indentation. */
+export function docText(text: string): string {
+  return text
+    .replace(/\\ /g, '')
+    .split('\n')
+    .map((l) => l.trimStart())
+    .join('\n');
+}
+
+/** The program type of the program whose body holds `offset`, if it is a program. */
+function programAt(model: SourceModel, offset: number): { name: string; progType: string } | null {
+  const f = model.functions.find((x) => x.bodyStart <= offset && offset < x.bodyEnd);
+  const m = f?.section ? matchSection(f.section.name) : null;
+  return f && m ? { name: f.name, progType: m.progType } : null;
+}
+
+/** What the node's kernel says about a helper, for the program at hand when there is one. */
+function kernelLine(h: HelperDoc, node: NodeFacts | null, here: { name: string; progType: string } | null): string {
+  if (!node) return '_Connect to a test node to see which program types may call it on its kernel._';
+  const types = typesAllowing(h, node.facts);
+  if (types.length === 0) return `**Not available** on ${node.facts.release} for any program type it was asked about.`;
+  const verdict = here
+    ? node.facts.helpers.get(here.progType) && !('error' in node.facts.helpers.get(here.progType)!)
+      ? types.includes(here.progType)
+        ? `✓ ${here.name} (${here.progType}) may call it. `
+        : `✗ **${here.name} (${here.progType}) may not call it.** `
+      : ''
+    : '';
+  return `${verdict}On ${node.facts.release}, program types that may call it: ${types.join(', ')}.`;
+}
+
+export function helperMarkdown(
+  h: HelperDoc,
+  node: NodeFacts | null,
+  here: { name: string; progType: string } | null,
+): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendCodeblock(h.signature, 'c');
+  md.appendMarkdown(`${docText(h.description)}\n\n**Returns** ${docText(h.returnsDoc)}\n\n---\n\n`);
+  md.appendMarkdown(`${kernelLine(h, node, here)}\n\n_BPF helper ${h.id}, from the kernel's UAPI bpf.h._`);
+  return md;
+}
+
+function kfuncMarkdown(k: KfuncDoc, release: string): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendCodeblock(`extern ${k.signature} __ksym;`, 'c');
+  md.appendMarkdown(`A kfunc of ${release} (tagged \`bpf_kfunc\` in its BTF). Declare it as above to call it.`);
+  return md;
+}
+
+export function registerEditingProviders(service: EditingService): vscode.Disposable[] {
+  return [
+    vscode.languages.registerHoverProvider(SELECTOR, {
+      async provideHover(doc, pos) {
+        const range = doc.getWordRangeAtPosition(pos, /[A-Za-z_]\w*/);
+        if (!range) return undefined;
+        const word = doc.getText(range);
+        const node = await service.loadedFacts();
+        const h = helperByName(word);
+        if (h)
+          return new vscode.Hover(helperMarkdown(h, node, programAt(service.model(doc), doc.offsetAt(pos))), range);
+        const k = node?.kfuncs.get(word);
+        return k && node ? new vscode.Hover(kfuncMarkdown(k, node.facts.release), range) : undefined;
+      },
+    }),
+    vscode.languages.registerCompletionItemProvider(SELECTOR, {
+      async provideCompletionItems(doc, pos) {
+        const range = doc.getWordRangeAtPosition(pos, /[A-Za-z_]\w*/);
+        const prefix = range ? doc.getText(new vscode.Range(range.start, pos)) : '';
+        if (!/^b(p(f(_\w*)?)?)?$/.test(prefix)) return undefined; // helpers and kfuncs: bpf_…
+        const node = await service.loadedFacts();
+        const here = programAt(service.model(doc), doc.offsetAt(pos));
+        const allowedHere = here ? node?.facts.helpers.get(here.progType) : undefined;
+        const items = HELPERS.map((h) => {
+          const item = new vscode.CompletionItem(h.name, vscode.CompletionItemKind.Function);
+          const refused = allowedHere && !('error' in allowedHere) && !allowedHere.has(h.id);
+          item.detail = `${h.signature}${refused ? `  (not in ${here?.progType} programs)` : ''}`;
+          item.documentation = helperMarkdown(h, node, here);
+          // What this program may call comes first.
+          item.sortText = `${refused ? '1' : '0'}${h.name}`;
+          item.insertText = new vscode.SnippetString(
+            `${h.name}(${h.args
+              .filter((a) => a.type !== '...')
+              .map((a, i) => `\${${i + 1}:${a.name}}`)
+              .join(', ')})`,
+          );
+          if (range) item.range = range;
+          return item;
+        });
+        for (const k of node?.kfuncs.values() ?? []) {
+          if (!k.name.startsWith('bpf_')) continue;
+          const item = new vscode.CompletionItem(k.name, vscode.CompletionItemKind.Function);
+          item.detail = `${k.signature}  (kfunc)`;
+          item.documentation = kfuncMarkdown(k, node!.facts.release);
+          item.sortText = `2${k.name}`;
+          if (range) item.range = range;
+          items.push(item);
+        }
+        return items;
+      },
+    }),
+    vscode.languages.registerCodeActionsProvider(
+      SELECTOR,
+      {
+        provideCodeActions(doc, _range, context) {
+          const actions: vscode.CodeAction[] = [];
+          for (const diag of context.diagnostics) {
+            if (diag.source !== CHECK_SOURCE) continue;
+            service.fixesFor(doc.uri, diag).forEach((fix, i) => {
+              const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
+              action.diagnostics = [diag];
+              action.isPreferred = i === 0;
+              action.edit = new vscode.WorkspaceEdit();
+              action.edit.replace(
+                doc.uri,
+                new vscode.Range(doc.positionAt(fix.span.start), doc.positionAt(fix.span.end)),
+                fix.newText,
+              );
+              actions.push(action);
+            });
+          }
+          return actions;
+        },
+      },
+      { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] },
+    ),
+  ];
+}

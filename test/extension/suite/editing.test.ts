@@ -1,0 +1,130 @@
+// Editing help inside real VS Code against a real local test node's kernel: as a .bpf.c opens,
+// the checks before the verifier flag a helper its program type may not call (on the call) and
+// a misspelled section (with a quick fix that corrects it); a hover and a completion on
+// bpf_map_lookup_elem give its signature and the kernel headers' description, and say that this
+// XDP program may call it on the node's kernel.
+import * as assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { api, until } from './support';
+
+const SOURCE = `// SPDX-License-Identifier: GPL-2.0
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+SEC("xdp")
+int reads_skb(struct xdp_md *ctx)
+{
+	char head[4];
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&counts, &k);
+
+	if (bpf_skb_load_bytes(ctx, 0, head, sizeof(head)))
+		return XDP_DROP;
+	return v ? XDP_PASS : XDP_DROP;
+}
+
+SEC("sk_msgs")
+int typo(struct sk_msg_md *msg)
+{
+	return SK_PASS;
+}
+`;
+
+const lineOf = (text: string, needle: string): number => text.split('\n').findIndex((l) => l.includes(needle));
+const ours = (uri: vscode.Uri): vscode.Diagnostic[] =>
+  vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'dfs-ebpf check');
+const hoverText = (h: vscode.Hover[]): string =>
+  h
+    .flatMap((x) => x.contents)
+    .map((c) => (typeof c === 'string' ? c : c.value))
+    .join('\n');
+
+suite('Editing help', () => {
+  let uri: vscode.Uri;
+  let doc: vscode.TextDocument;
+
+  suiteSetup(async () => {
+    const { ctx } = await api();
+    await ctx.ensureConnected();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder);
+    mkdirSync(vscode.Uri.joinPath(folder.uri, 'editing').fsPath, { recursive: true });
+    uri = vscode.Uri.joinPath(folder.uri, 'editing', 'help.bpf.c');
+    writeFileSync(uri.fsPath, SOURCE);
+    doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+  });
+
+  test('a helper the program type may not call, and a misspelled section, flagged as the file opens', async () => {
+    await until(() => ours(uri).length >= 2, 30_000, 'the checks on help.bpf.c');
+    const diags = ours(uri);
+    const helper = diags.find((d) => d.code === 'helper-not-allowed');
+    assert.ok(helper, JSON.stringify(diags));
+    assert.equal(helper.range.start.line, lineOf(SOURCE, 'bpf_skb_load_bytes'));
+    assert.equal(doc.getText(helper.range), 'bpf_skb_load_bytes', 'on the call itself');
+    assert.match(helper.message, /may not be called from xdp programs.*sched_cls.*consider bpf_xdp_load_bytes/s);
+    const section = diags.find((d) => d.code === 'unknown-section');
+    assert.ok(section);
+    assert.equal(doc.getText(section.range), 'sk_msgs');
+    assert.equal(diags.length, 2, 'nothing else');
+  });
+
+  test('hover and completion on bpf_map_lookup_elem: signature, description, and the node kernel', async () => {
+    const line = lineOf(SOURCE, 'bpf_map_lookup_elem');
+    const col = doc.lineAt(line).text.indexOf('bpf_map_lookup_elem');
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      uri,
+      new vscode.Position(line, col + 4),
+    );
+    const text = hoverText(hovers);
+    assert.match(text, /void \*bpf_map_lookup_elem\(void \*map, const void \*key\)/);
+    assert.match(text, /Perform a lookup in \*map\*/);
+    assert.match(text, /✓ reads_skb \(xdp\) may call it\. On 6\.\d+/);
+
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+      'vscode.executeCompletionItemProvider',
+      uri,
+      new vscode.Position(line, col + 'bpf_map_lo'.length),
+    );
+    const item = list.items.find((i) => i.label === 'bpf_map_lookup_elem');
+    assert.ok(item, 'bpf_map_lookup_elem is offered');
+    assert.match(item.detail ?? '', /void \*bpf_map_lookup_elem\(void \*map, const void \*key\)/);
+    const docs = item.documentation;
+    assert.match(typeof docs === 'string' ? docs : (docs?.value ?? ''), /Perform a lookup/);
+    const skb = list.items.find((i) => i.label === 'bpf_skb_load_bytes');
+    assert.match(skb?.detail ?? '', /not in xdp programs/, 'what this program may not call is marked');
+  });
+
+  test('the quick fix corrects the section and the finding goes', async () => {
+    const section = ours(uri).find((d) => d.code === 'unknown-section');
+    assert.ok(section);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      section.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const fix = actions.find((a) => a.title === 'Change the section to "sk_msg"');
+    assert.ok(fix?.edit, JSON.stringify(actions.map((a) => a.title)));
+    assert.equal(fix.isPreferred, true);
+    assert.ok(await vscode.workspace.applyEdit(fix.edit));
+    assert.match(doc.getText(), /SEC\("sk_msg"\)\nint typo/);
+    await until(() => !ours(uri).some((d) => d.code === 'unknown-section'), 10_000, 'the section finding to go');
+    assert.deepEqual(
+      ours(uri).map((d) => d.code),
+      ['helper-not-allowed'],
+    );
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+});
