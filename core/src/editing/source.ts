@@ -79,9 +79,13 @@ export interface SourceModel {
  * preprocessor lines replaced by spaces; newlines kept, so offsets and lines are the text's.
  */
 export function maskSource(text: string): string {
-  const out = text.split('');
+  // UTF-16 code units in a typed array (no per-character strings: this runs per keystroke).
+  const out = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  const NL = 10;
+  const SPACE = 32;
   const blank = (from: number, to: number): void => {
-    for (let i = from; i < to; i++) if (out[i] !== '\n') out[i] = ' ';
+    for (let i = from; i < to; i++) if (out[i] !== NL) out[i] = SPACE;
   };
   let i = 0;
   let lineStart = true;
@@ -119,7 +123,9 @@ export function maskSource(text: string): string {
       i = j + 1;
     } else i++;
   }
-  return out.join('');
+  let masked = '';
+  for (let k = 0; k < out.length; k += 8192) masked += String.fromCharCode(...out.subarray(k, k + 8192));
+  return masked;
 }
 
 function lineStartsOf(text: string): number[] {

@@ -18,8 +18,12 @@ import type { NodeSession } from '@dfs/core/agent/session';
 import type { Ctx } from '../ctx';
 
 export const CHECK_SOURCE = 'dfs-ebpf check';
-/** Typing pauses this long before a check runs. */
-const DEBOUNCE_MS = 150;
+/**
+ * Typing pauses this long before a check runs (a burst of changes, a paste or a multi-cursor
+ * edit, is checked once): a check of 1,000 lines takes a few ms (the benchmark in
+ * test/extension/suite/editing.test.ts), so the pause is short.
+ */
+const DEBOUNCE_MS = 10;
 
 const isBpfSource = (doc: vscode.TextDocument): boolean => doc.fileName.endsWith('.bpf.c');
 

@@ -2,10 +2,13 @@
 // the checks before the verifier flag a helper its program type may not call (on the call) and
 // a misspelled section (with a quick fix that corrects it); a hover and a completion on
 // bpf_map_lookup_elem give its signature and the kernel headers' description, and say that this
-// XDP program may call it on the node's kernel.
+// XDP program may call it on the node's kernel. And a benchmark that prints figures: a keystroke
+// in a 1,000-line file to the checks' diagnostics, against the checks alone, interleaved.
 import * as assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { checkSource } from '../../../core/src/editing/check';
+import { scanSource } from '../../../core/src/editing/source';
 import { api, until } from './support';
 
 const SOURCE = `// SPDX-License-Identifier: GPL-2.0
@@ -125,6 +128,91 @@ suite('Editing help', () => {
       ours(uri).map((d) => d.code),
       ['helper-not-allowed'],
     );
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+});
+
+/** A valid program of about 25 lines, named `n` (the benchmark repeats it to 1,000 lines). */
+const block = (n: number): string => `
+SEC("tracepoint/syscalls/sys_enter_read")
+int on_read_${n}(void *ctx)
+{
+	__u32 k = bpf_get_current_pid_tgid() >> 32;
+	__u64 one = 1, *v = bpf_map_lookup_elem(&counts, &k);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&counts, &k, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("xdp")
+int xdp_${n}(struct xdp_md *ctx)
+{
+	__u32 k = ${n};
+	__u64 *v = bpf_map_lookup_elem(&counts, &k);
+
+	if (v)
+		*v += 1;
+	return XDP_PASS;
+}
+`;
+
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
+
+suite('Editing help: keystroke to diagnostics (benchmark: prints figures, asserts none)', () => {
+  test('a 1,000-line .bpf.c: typing in the real editor vs the checks alone, interleaved', async () => {
+    const { editing } = await api();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder);
+    let text = SOURCE;
+    for (let n = 0; text.split('\n').length < 1000; n++) text += block(n);
+    const uri = vscode.Uri.joinPath(folder.uri, 'editing', 'long.bpf.c');
+    writeFileSync(uri.fsPath, text);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(doc);
+    await until(() => ours(uri).length > 0, 30_000, 'the first check of long.bpf.c');
+    const facts = await editing.loadedFacts();
+    assert.ok(facts, 'checked against the node');
+
+    const typed: number[] = [];
+    const toChange: number[] = [];
+    const alone: number[] = [];
+    const line = doc.lineCount - 3; // inside the last program's body
+    for (let round = 0; round < 30; round++) {
+      // A: a keystroke through VS Code's own `type` command, until our diagnostics for it are published.
+      editor.selection = new vscode.Selection(line, 0, line, 0);
+      const published = new Promise<number>((resolve) => {
+        const sub = editing.onDidCheck((u) => {
+          if (u.toString() !== uri.toString()) return;
+          sub.dispose();
+          resolve(performance.now());
+        });
+      });
+      const changed = new Promise<number>((resolve) => {
+        const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+          if (e.document.uri.toString() !== uri.toString()) return;
+          sub.dispose();
+          resolve(performance.now());
+        });
+      });
+      const t0 = performance.now();
+      await vscode.commands.executeCommand('type', { text: round % 2 === 0 ? ' ' : '\t' });
+      typed.push((await published) - t0);
+      toChange.push((await changed) - t0);
+      // B: the same checks with no editor around them (the floor), on the text as it is now.
+      const t1 = performance.now();
+      checkSource(scanSource(doc.getText()), facts.facts);
+      alone.push(performance.now() - t1);
+    }
+    const f = (xs: number[]): string => `median ${pct(xs, 0.5).toFixed(1)} ms, p90 ${pct(xs, 0.9).toFixed(1)} ms`;
+    console.log(
+      `keystroke → check diagnostics on ${doc.lineCount} lines (30 keystrokes, the 10 ms debounce included): ${f(typed)}; ` +
+        `of which VS Code's own keystroke → document change: ${f(toChange)}; ` +
+        `the checks alone (the floor): ${f(alone)}`,
+    );
+    assert.equal(typed.length, 30);
     await vscode.commands.executeCommand('workbench.action.files.revert');
   });
 });
