@@ -128,6 +128,34 @@ function buildNative() {
   );
 }
 
+/**
+ * Beside the bundles: the pinned libbpf's BPF headers (dist/libbpf/include), and the program
+ * templates and the bypass workspace (core/src/editing/templates.ts): bpf/templates/ as it is,
+ * plus the reference programs the workspace starts from.
+ */
+function copyTemplates() {
+  // The BPF-side headers of the pinned libbpf, which every build of a user's program includes
+  // (core/src/build/clang.ts): the helpers a program calls are those the agent's libbpf loads.
+  const include = ensureLibbpf(root).include;
+  rmSync('dist/libbpf', { recursive: true, force: true });
+  mkdirSync('dist/libbpf/include/bpf', { recursive: true });
+  for (const h of [
+    'bpf_helpers.h',
+    'bpf_helper_defs.h',
+    'bpf_tracing.h',
+    'bpf_core_read.h',
+    'bpf_endian.h',
+    'usdt.bpf.h',
+  ])
+    cpSync(join(include, 'bpf', h), join('dist/libbpf/include/bpf', h));
+
+  rmSync('dist/templates', { recursive: true, force: true });
+  cpSync('bpf/templates', 'dist/templates', { recursive: true });
+  mkdirSync('dist/templates/workspace/bpf', { recursive: true });
+  for (const f of ['bypass.bpf.c', 'bypass.h', 'profile.bpf.c', 'profile.h', 'profile_sys.bpf.h'])
+    cpSync(join('bpf', f), join('dist/templates/workspace/bpf', f));
+}
+
 process.chdir(root);
 if (watch) {
   const ctxs = await Promise.all(builds.map((b) => esbuild.context(b)));
@@ -136,6 +164,7 @@ if (watch) {
 } else {
   if (production) rmSync('dist', { recursive: true, force: true }); // no stale source maps in the .vsix
   await Promise.all(builds.map((b) => esbuild.build(b)));
+  copyTemplates();
   if (!args.has('--skip-native')) {
     try {
       buildNative();

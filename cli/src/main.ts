@@ -11,6 +11,7 @@ import { attachCommand, detachCommand, statusCommand } from './commands/bypass';
 import { benchCommand } from './commands/bench';
 import { buildCommand, verifyCommand } from './commands/build';
 import { checkCommand } from './commands/check';
+import { newCommand } from './commands/new';
 import { mapsCommand } from './commands/maps';
 import { nodeCommand } from './commands/node';
 import { profileCommand } from './commands/profile';
@@ -36,6 +37,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   quick: {},
   format: { value: true },
   out: { value: true },
+  dir: { value: true },
   compare: { value: true },
   'slow-us': { value: true },
   'stack-every': { value: true },
@@ -57,6 +59,7 @@ const USAGE = `usage: dfs-ebpf <command> [options]
   status                                 node, agent, kernel features and bypass counters
   build [FILE.bpf.c ...] [--include DIR]...   compile for the node's kernel; writes compile_commands.json
   check [FILE.bpf.c ...]                 checks before the verifier: sections, attach targets, helpers, maps
+  new program [KIND NAME [--dir DIR]]    a program from a template (no KIND: the list); new workspace DIR: the bypass workspace
   verify FILE.bpf.c|FILE.bpf.o [--log-level 1|2]   verify every program in the node's kernel
   bench [--rounds N] [--quick]           A/B benchmark, bypass off vs on, interleaved
   bench verify [FILE.bpf.c] [--rounds N] save-to-diagnostic time, dfs-ebpf vs clang + bpftool
@@ -98,6 +101,8 @@ async function run(argv: string[]): Promise<number> {
       return buildCommand(p, io);
     case 'check':
       return checkCommand(p, io);
+    case 'new':
+      return newCommand(p, io);
     case 'verify':
       return perNode(p, io, verifyCommand);
     case 'profile':

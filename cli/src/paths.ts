@@ -10,3 +10,8 @@ export function agentBundleDir(): string {
 export function repoRootOfCli(): string {
   return join(__dirname, '..', '..');
 }
+
+/** The program templates and the bypass workspace: dist/cli/main.js → dist/templates/. */
+export function templatesDir(): string {
+  return join(__dirname, '..', 'templates');
+}

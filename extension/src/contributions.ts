@@ -34,6 +34,8 @@ export const Commands = {
   verifyNodes: 'dfsEbpf.verifyNodes',
   profileNodes: 'dfsEbpf.profileNodes',
   useNode: 'dfsEbpf.useNode',
+  newProgram: 'dfsEbpf.newProgram',
+  createWorkspace: 'dfsEbpf.createWorkspace',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -75,6 +77,10 @@ export interface CommandArgs {
   [Commands.profileNodes]: [durationS?: number, nodes?: string];
   /** A node name (the Nodes view's item); absent: asked. */
   [Commands.useNode]: [node?: string];
+  /** The template kind, the program name and the folder (each asked when absent). */
+  [Commands.newProgram]: [kind?: string, name?: string, folder?: Uri];
+  /** The empty folder (asked when absent); `open` false: do not offer to open it (tests). */
+  [Commands.createWorkspace]: [folder?: Uri, open?: boolean];
 }
 
 /** Palette titles, exactly as package.json declares them (category "DFS eBPF"). */
@@ -105,6 +111,8 @@ export const CommandTitles: Record<CommandId, string> = {
   [Commands.verifyNodes]: 'Verify on nodes…',
   [Commands.profileNodes]: 'Profile nodes…',
   [Commands.useNode]: 'Connect to node…',
+  [Commands.newProgram]: 'New eBPF program…',
+  [Commands.createWorkspace]: 'Create bypass workspace…',
 };
 export const CommandCategory = 'DFS eBPF';
 

@@ -48,6 +48,7 @@ import { EditingService } from './editing/service';
 import { registerEditingProviders } from './editing/providers';
 import { registerTasks } from './verifier/task';
 import { bypassPanelCommand } from './webview/bypassPanel';
+import { createWorkspaceCommand, newProgramCommand } from './commands/new';
 import { ProfileViewer } from './webview/profilePanel';
 import { VerifierLogExplorer } from './webview/verifierLogPanel';
 
@@ -110,6 +111,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       [Commands.verifyNodes]: verifyNodesCommand(ctx, fleet, verifier, explorer),
       [Commands.profileNodes]: profileNodesCommand(ctx, fleet, profiles),
       [Commands.useNode]: useNodeCommand(ctx, fleet, bypass),
+      [Commands.newProgram]: newProgramCommand(ctx),
+      [Commands.createWorkspace]: createWorkspaceCommand(ctx),
     },
     ctx.log,
   ))

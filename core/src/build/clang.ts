@@ -1,7 +1,9 @@
 /**
  * Compiling a workspace's `*.bpf.c` into a BPF object with clang (`-target bpf -g -O2`),
  * with the target kernel's `vmlinux.h` (vmlinux.ts), the workspace's own include directories,
- * and Debian's multiarch include directory for UAPI headers.
+ * the BPF headers of the pinned libbpf that ship beside the bundle (`<bpf/bpf_helpers.h>` and
+ * friends: the same libbpf the agent loads objects with, newer than a distribution's), and
+ * Debian's multiarch include directory for UAPI headers.
  * Compiler errors and warnings come back as structured diagnostics, not just text.
  */
 
@@ -34,9 +36,19 @@ export interface CompileResult {
 const TARGET_ARCH: Record<string, string> = { x64: 'x86', arm64: 'arm64', ppc64: 'powerpc', s390x: 's390' };
 const MULTIARCH: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
 
+/**
+ * The pinned libbpf's BPF headers beside the running bundle (dist/cli, dist/extension →
+ * dist/libbpf/include, esbuild.mjs), or null where there are none (then the system's serve).
+ */
+export function bundledLibbpfInclude(): string | null {
+  const dir = join(__dirname, '..', 'libbpf', 'include');
+  return existsSync(join(dir, 'bpf', 'bpf_helpers.h')) ? dir : null;
+}
+
 /** The clang command line for one source (also what compile_commands.json records). */
 export function bpfCompileArgs(source: string, object: string, includeDirs: string[]): string[] {
   const multiarch = MULTIARCH[arch()];
+  const libbpf = bundledLibbpfInclude();
   return [
     '-g',
     '-O2',
@@ -46,6 +58,7 @@ export function bpfCompileArgs(source: string, object: string, includeDirs: stri
     '-Wall',
     ...includeDirs.map((d) => `-I${d}`),
     `-I${dirname(source)}`,
+    ...(libbpf ? [`-I${libbpf}`] : []),
     ...(multiarch ? [`-idirafter/usr/include/${multiarch}`] : []),
     '-fdiagnostics-parseable-fixits',
     '-fno-color-diagnostics',

@@ -13,6 +13,7 @@ export type CommandHandlers = { [K in CommandId]: (...args: CommandArgs[K]) => u
 type Check = (v: unknown) => boolean;
 const uri: Check = (v) => v instanceof vscode.Uri;
 const text: Check = (v) => typeof v === 'string';
+const flag: Check = (v) => typeof v === 'boolean';
 const seconds: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 const objectId: Check = (v) => typeof v === 'number' && Number.isInteger(v) && v > 0;
 /** A node explorer item (what a tree menu hands a command). */
@@ -48,6 +49,8 @@ const SHAPES: { [K in CommandId]: Check[] } = {
   [Commands.verifyNodes]: [uri, text],
   [Commands.profileNodes]: [seconds, text],
   [Commands.useNode]: [text],
+  [Commands.newProgram]: [text, text, uri],
+  [Commands.createWorkspace]: [uri, flag],
 };
 
 /** Keep the arguments that fit the command's shape; the rest become undefined (and are logged). */
