@@ -1,13 +1,16 @@
 // The pre-verifier checks' pure parts: reading a .bpf.c without a compiler (core/src/editing/
 // source.ts) and the checks that need no kernel — sections and map definitions — on the check
 // corpus (test/fixtures/bpf/check/), plus the helper and target checks over facts given as data
-// (the node's own facts are exercised in test/integration/check-corpus.test.ts).
+// (the node's own facts are exercised in test/integration/check-corpus.test.ts), and the kfuncs
+// and events read from this machine's real kernel BTF.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSource, evalInt, scalarSize, unansweredTargets, type KernelFacts } from '../../core/src/editing/check';
+import { parseBtf } from '../../core/src/btf';
 import { helperByName } from '../../core/src/editing/data';
+import { btfFacts } from '../../core/src/editing/facts';
 import { maskSource, reachableCalls, scanSource } from '../../core/src/editing/source';
 import { repoRoot } from '../support/repo';
 
@@ -144,4 +147,16 @@ test('map field values: sizes and integer expressions', () => {
   assert.equal(evalInt('0x1000'), 4096);
   assert.equal(evalInt('MAX_ENTRIES'), null);
   assert.equal(evalInt('8 / 0'), null);
+});
+
+test('kfuncs and raw tracepoint events from this machine’s real kernel BTF', () => {
+  const facts = btfFacts(parseBtf(readFileSync('/sys/kernel/btf/vmlinux')));
+  // Every kfunc the BTF tags, with its C declaration; the counts are this kernel's own.
+  assert.ok(facts.kfuncs.length > 100, `${facts.kfuncs.length} kfuncs`);
+  const byName = new Map(facts.kfuncs.map((k) => [k.name, k.signature]));
+  assert.match(byName.get('bpf_rdonly_cast') ?? '', /^void \*bpf_rdonly_cast\(const void \*\w+, u32 \w+\)$/);
+  assert.match(byName.get('bpf_dynptr_slice') ?? '', /^void \*bpf_dynptr_slice\(/);
+  assert.ok(!byName.has('bpf_map_lookup_elem'), 'helpers are not kfuncs');
+  assert.ok(facts.btfEvents.includes('sched_switch') && facts.btfEvents.includes('sys_enter'));
+  assert.ok(facts.btfEvents.length > 500, `${facts.btfEvents.length} events`);
 });
