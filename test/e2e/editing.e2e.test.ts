@@ -131,9 +131,9 @@ test(
         .first()
         .click();
       await page.locator('.getting-started-step', { hasText: 'Bring up a node' }).first().waitFor({ timeout: 30_000 });
-    // The step's page (media/walkthrough/node.md) renders beside the steps.
-    await page.locator('.getting-started-media').first().waitFor({ state: 'visible', timeout: 30_000 });
-    await page.waitForTimeout(1500);
+      // The step's page (media/walkthrough/node.md) renders beside the steps.
+      await page.locator('.getting-started-media').first().waitFor({ state: 'visible', timeout: 30_000 });
+      await page.waitForTimeout(1500);
       await screenshot(page, join(artifacts, 'editing-walkthrough.png'));
     } catch (err) {
       await screenshot(page, join(artifacts, 'editing-failure.png')).catch(() => undefined);
