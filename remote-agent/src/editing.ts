@@ -31,7 +31,16 @@ import {
 import { AgentError, fromNative } from './errors';
 import type { AgentLog } from './log';
 import type { Addon } from './native';
-import { type ElfFile, fileSource, MAX_READ, parseElf, SHT_DYNSYM, SHT_SYMTAB, u64 } from './symbols/elf';
+import {
+  definedFunctionAt,
+  type ElfFile,
+  fileSource,
+  MAX_READ,
+  parseElf,
+  SHT_DYNSYM,
+  SHT_SYMTAB,
+  SYMBOL_BYTES,
+} from './symbols/elf';
 
 /** A helper id no kernel has: a probe that calls it "allowed" cannot tell allowed from refused. */
 const NO_SUCH_HELPER = KERNEL_HELPERS_LIMITS.maxHelperId;
@@ -161,10 +170,6 @@ function tracefsEvents(): string {
   return dir;
 }
 
-const STT_FUNC = 2;
-const SHN_UNDEF = 0;
-const SYMBOL_BYTES = 24; // Elf64_Sym
-
 /**
  * Where each wanted name starts in a string table: wherever its bytes end in a NUL, since a
  * string table may keep "foo" as the tail of "barfoo". Searching the raw table costs a memmem per
@@ -179,11 +184,7 @@ function nameOffsets(strings: Buffer, wanted: Iterable<string>): Map<number, str
   return at;
 }
 
-/**
- * Which of `wanted` the symbol tables (.symtab and .dynsym) of `elf` define as functions: the
- * rule of functionSymbols in symbols/elf.ts, and of libbpf's uprobe resolver (STT_FUNC only, so
- * an STT_GNU_IFUNC such as glibc's strcpy is not one), defined and at a non-zero address.
- */
+/** Which of `wanted` the symbol tables (.symtab and .dynsym) of `elf` define as functions (definedFunctionAt). */
 function definedFunctions(elf: ElfFile, wanted: Set<string>): Set<string> {
   const defined = new Set<string>();
   for (const table of elf.sections.filter((s) => s.type === SHT_SYMTAB || s.type === SHT_DYNSYM)) {
@@ -199,9 +200,7 @@ function definedFunctions(elf: ElfFile, wanted: Set<string>): Set<string> {
     const data = offsets.size > 0 ? elf.source.read(table.offset, table.size) : undefined;
     for (let at = 0; data && at + SYMBOL_BYTES <= data.length; at += SYMBOL_BYTES) {
       const name = offsets.get(data.readUInt32LE(at));
-      if (name === undefined || (data[at + 4]! & 0xf) !== STT_FUNC) continue;
-      const addr = u64(data, at + 8);
-      if (data.readUInt16LE(at + 6) !== SHN_UNDEF && addr !== undefined && addr !== 0) defined.add(name);
+      if (name !== undefined && definedFunctionAt(data, at) !== undefined) defined.add(name);
     }
   }
   return defined;

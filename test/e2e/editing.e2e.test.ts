@@ -6,7 +6,7 @@
 // Screenshots are kept in out/test-results/e2e/editing-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeDown } from '../../core/src/testnode';
@@ -22,40 +22,11 @@ import {
 import { startCodeServer, type CodeServerHandle } from '../harness/codeServer';
 import { upNode } from '../support/node';
 import { E2E_ARTIFACTS, packagedExtension } from '../support/e2e';
+import { repoRoot } from '../support/repo';
 
 const NAME = 'dfsitedit';
 const FILE = 'help.bpf.c';
-const SOURCE = `// SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-
-char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8);
-	__type(key, __u32);
-	__type(value, __u64);
-} counts SEC(".maps");
-
-SEC("xdp")
-int reads_skb(struct xdp_md *ctx)
-{
-	char head[4];
-	__u32 k = 0;
-	__u64 *v = bpf_map_lookup_elem(&counts, &k);
-
-	if (bpf_skb_load_bytes(ctx, 0, head, sizeof(head)))
-		return XDP_DROP;
-	return v ? XDP_PASS : XDP_DROP;
-}
-
-SEC("sk_msgs")
-int typo(struct sk_msg_md *msg)
-{
-	return SK_PASS;
-}
-`;
+const SOURCE = readFileSync(join(repoRoot(), 'test/fixtures/bpf/editing', FILE), 'utf8');
 const artifacts = E2E_ARTIFACTS;
 const workspace = mkdtempSync(join(tmpdir(), 'dfs-e2e-editing-'));
 let server: CodeServerHandle | undefined;
@@ -116,7 +87,7 @@ test(
       await page.keyboard.press('Escape');
 
       // The misspelled section: the quick fix menu (Ctrl+.) offers the corrected name.
-      await goTo(page, lineOf('sk_msgs'), 7);
+      await goTo(page, lineOf('SEC("sk_msgs")'), 7);
       await page.keyboard.press('Control+.');
       const fix = page.locator('.action-widget, .context-view').filter({ hasText: 'Change the section to "sk_msg"' });
       await fix.first().waitFor({ state: 'visible', timeout: 30_000 });

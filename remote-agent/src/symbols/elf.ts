@@ -228,6 +228,20 @@ export interface ElfSymbols {
 }
 
 const MAX_SYMBOLS = 8_000_000;
+/** sizeof(Elf64_Sym). */
+export const SYMBOL_BYTES = 24;
+
+/**
+ * The address of the Elf64_Sym at `at` of a symbol table when it is a defined function
+ * (STT_FUNC, not SHN_UNDEF, at a non-zero address), else undefined: the one rule for what a
+ * function symbol is, here for stack names and in editing.ts for uprobe targets (libbpf's uprobe
+ * resolver takes the same: an STT_GNU_IFUNC such as glibc's strcpy is not one).
+ */
+export function definedFunctionAt(data: Buffer, at: number): number | undefined {
+  if ((data[at + 4]! & 0xf) !== STT_FUNC || data.readUInt16LE(at + 6) === 0 /* SHN_UNDEF */) return undefined;
+  const addr = u64(data, at + 8);
+  return addr === undefined || addr === 0 ? undefined : addr;
+}
 
 /** STT_FUNC symbols of .symtab, else .dynsym; undefined when there are none. */
 export function functionSymbols(elf: ElfFile): ElfSymbols | undefined {
@@ -246,14 +260,13 @@ function readFunctionSymbols(elf: ElfFile, table: SectionHeader): ElfSymbols | u
   const data = elf.source.read(table.offset, table.size);
   const names = elf.source.read(strings.offset, strings.size);
   if (!data || !names) return undefined;
-  const count = Math.min(Math.floor(data.length / 24), MAX_SYMBOLS);
+  const count = Math.min(Math.floor(data.length / SYMBOL_BYTES), MAX_SYMBOLS);
   const found: Array<{ addr: number; size: number; name: string }> = [];
   for (let i = 0; i < count; i++) {
-    const at = i * 24;
-    if ((data[at + 4]! & 0xf) !== STT_FUNC || data.readUInt16LE(at + 6) === 0 /* SHN_UNDEF */) continue;
-    const addr = u64(data, at + 8);
+    const at = i * SYMBOL_BYTES;
+    const addr = definedFunctionAt(data, at);
     const size = u64(data, at + 16);
-    if (addr === undefined || addr === 0 || size === undefined) continue;
+    if (addr === undefined || size === undefined) continue;
     const name = cString(names, data.readUInt32LE(at));
     if (name !== '') found.push({ addr, size, name });
   }

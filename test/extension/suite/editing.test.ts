@@ -5,43 +5,16 @@
 // XDP program may call it on the node's kernel. And a benchmark that prints figures: a keystroke
 // in a 1,000-line file to the checks' diagnostics, against the checks alone, interleaved.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { checkSource } from '../../../core/src/editing/check';
 import { scanSource } from '../../../core/src/editing/source';
+import { repoRoot } from '../../support/repo';
 import { api, until } from './support';
 
-const SOURCE = `// SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-
-char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8);
-	__type(key, __u32);
-	__type(value, __u64);
-} counts SEC(".maps");
-
-SEC("xdp")
-int reads_skb(struct xdp_md *ctx)
-{
-	char head[4];
-	__u32 k = 0;
-	__u64 *v = bpf_map_lookup_elem(&counts, &k);
-
-	if (bpf_skb_load_bytes(ctx, 0, head, sizeof(head)))
-		return XDP_DROP;
-	return v ? XDP_PASS : XDP_DROP;
-}
-
-SEC("sk_msgs")
-int typo(struct sk_msg_md *msg)
-{
-	return SK_PASS;
-}
-`;
+/** A program with a helper its type may not call and a misspelled section (shared with the e2e test). */
+const SOURCE = readFileSync(join(repoRoot(), 'test/fixtures/bpf/editing/help.bpf.c'), 'utf8');
 
 const lineOf = (text: string, needle: string): number => text.split('\n').findIndex((l) => l.includes(needle));
 const ours = (uri: vscode.Uri): vscode.Diagnostic[] =>
@@ -122,7 +95,7 @@ suite('Editing help', () => {
     assert.ok(fix?.edit, JSON.stringify(actions.map((a) => a.title)));
     assert.equal(fix.isPreferred, true);
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
-    assert.match(doc.getText(), /SEC\("sk_msg"\)\nint typo/);
+    assert.match(doc.getText(), /SEC\("sk_msg"\) \/\* EXPECT: unknown-section \*\/\nint typo/);
     await until(() => !ours(uri).some((d) => d.code === 'unknown-section'), 10_000, 'the section finding to go');
     assert.deepEqual(
       ours(uri).map((d) => d.code),
