@@ -52,8 +52,15 @@ export async function waitUntil(
   }
 }
 
+/** The file's text, or undefined when it does not exist (also when it goes away as it is read: /proc). */
 export function readIfExists(path: string): string | undefined {
-  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
+      return undefined;
+    throw err;
+  }
 }
 
 /** The last non-empty lines of a log file, for error messages. */
