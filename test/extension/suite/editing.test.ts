@@ -5,7 +5,7 @@
 // XDP program may call it on the node's kernel. And a benchmark that prints figures: a keystroke
 // in a 1,000-line file to the checks' diagnostics, against the checks alone, interleaved.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { checkSource } from '../../../core/src/editing/check';
@@ -40,6 +40,7 @@ suite('Editing help', () => {
     doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc);
   });
+  suiteTeardown(() => removeSource(uri));
 
   test('a helper the program type may not call, and a misspelled section, flagged as the file opens', async () => {
     await until(() => ours(uri).length >= 2, 30_000, 'the checks on help.bpf.c');
@@ -134,6 +135,12 @@ int xdp_${n}(struct xdp_md *ctx)
 
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
 
+/** Close a test's file and delete it: the workspace is shared, and later suites build all of it. */
+async function removeSource(uri: vscode.Uri): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  rmSync(uri.fsPath, { force: true });
+}
+
 suite('Editing help: keystroke to diagnostics (benchmark: prints figures, asserts none)', () => {
   test('a 1,000-line .bpf.c: typing in the real editor vs the checks alone, interleaved', async () => {
     const { editing } = await api();
@@ -187,5 +194,6 @@ suite('Editing help: keystroke to diagnostics (benchmark: prints figures, assert
     );
     assert.equal(typed.length, 30);
     await vscode.commands.executeCommand('workbench.action.files.revert');
+    await removeSource(uri);
   });
 });
