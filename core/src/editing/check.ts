@@ -14,7 +14,15 @@
  */
 
 import { helperByName, HELPERS, type HelperDoc } from './data';
-import { isSpecialSection, matchSection, suggestSections, type SectionMatch } from './sections';
+import {
+  editDistance,
+  isSpecialSection,
+  matchSection,
+  suggestSections,
+  tolerance,
+  unsupportedSection,
+  type SectionMatch,
+} from './sections';
 import { reachableCalls, type FunctionDef, type MapDef, type MapField, type SourceModel, type Span } from './source';
 
 export type CheckCode = 'unknown-section' | 'unknown-attach-target' | 'helper-not-allowed' | 'bad-map-definition';
@@ -242,36 +250,19 @@ function alternativesFor(h: HelperDoc, allowed: ReadonlySet<number>): string[] {
   return scored.slice(0, 3).map((x) => x.name);
 }
 
-/** Up to three names within a small edit distance of `name`. */
+/** Up to three names a near miss of `name` (the same distance and tolerance as section names). */
 function nearest(name: string, names: Iterable<string>): string[] {
-  const limit = Math.max(1, Math.floor(name.length / 4));
+  const limit = tolerance(name);
   const found: { n: string; d: number }[] = [];
   for (const n of names) {
     if (Math.abs(n.length - name.length) > limit) continue;
-    const d = editDistance(name, n, limit);
+    const d = editDistance(name, n);
     if (d <= limit) found.push({ n, d });
   }
   return found
     .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
     .slice(0, 3)
     .map((x) => x.n);
-}
-
-/** Levenshtein distance, giving up (returning limit + 1) once it exceeds `limit`. */
-export function editDistance(a: string, b: string, limit = Infinity): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
-      best = Math.min(best, v);
-    }
-    if (best > limit) return limit + 1;
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -504,7 +495,7 @@ function checkMap(map: MapDef): CheckDiagnostic[] {
   if (map.section.name === 'maps') {
     bad(
       map.section.nameSpan,
-      'legacy SEC("maps") definitions are refused by libbpf 1.0 and later; define it as a BTF map: struct { __uint(type, …); … } NAME SEC(".maps")',
+      `${unsupportedSection('maps') ?? ''}: define it as a BTF map, struct { __uint(type, …); … } NAME SEC(".maps")`,
     );
     return out;
   }

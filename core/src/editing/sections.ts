@@ -95,7 +95,7 @@ export function unsupportedSection(name: string): string | null {
 }
 
 /** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) {
     const row: number[] = [i];
@@ -115,7 +115,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** How many edits still count as a near miss of `word`: 1 up to 5 characters, then 2, then 3 from 9. */
-function tolerance(word: string): number {
+export function tolerance(word: string): number {
   return word.length <= 5 ? 1 : word.length <= 8 ? 2 : 3;
 }
 
