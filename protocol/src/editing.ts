@@ -2,8 +2,8 @@
  * Editing help, declared once (issue 10): what the node's kernel accepts, asked while a BPF
  * program is edited so the editor can flag a helper that the program's type may not call, or a
  * tracepoint or uprobe target that is not there, before any build or verify. The agent only
- * probes and reads: a helper probe loads a two-instruction program that is never attached, a
- * target check reads tracefs and ELF symbol tables. Data only, no dependencies.
+ * probes and reads: a helper or kfunc probe loads a program of a few instructions that is never
+ * attached, a target check reads tracefs and ELF symbol tables. Data only, no dependencies.
  */
 
 import { request } from './messages';
@@ -51,6 +51,58 @@ export interface KernelHelpersResult {
 }
 
 export const KernelHelpersRequest = request<KernelHelpersParams, KernelHelpersResult>('kernel/helpers');
+
+// ---------------------------------------------------------------------------------------------
+// kernel/kfuncs (client → agent): for each program type, which of the named kfuncs the kernel
+// lets a program of that type call. The kernel registers kfuncs per program type in BTF id sets
+// that /sys/kernel/btf does not show, so the agent loads a program calling each kfunc per type
+// (never attached) and reads the verifier's verdict on the call. Answers are kept for the
+// agent's lifetime. "tracing" is asked as a tp_btf program (fentry and fexit may differ for the
+// few kfuncs whose filters look at the attach type); types that load only against a target
+// (ext, struct_ops, and lsm where the kernel has no BPF LSM) get an `error`.
+
+export const KERNEL_KFUNCS_LIMITS = {
+  /** Program types in one request (each costs one probe load per name). */
+  progTypes: 64,
+  /** Names in one request (6.18 tags 203 functions bpf_kfunc). */
+  names: 4096,
+  /** Bytes of one name. */
+  nameBytes: 128,
+} as const;
+
+/** A C identifier: what a kfunc name must be to be asked about. */
+export const KFUNC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface KernelKfuncsParams {
+  /** libbpf's program type names, as in kernel/helpers; an unknown name gets a per-type `error`. */
+  progTypes: string[];
+  /** kfunc names (KFUNC_NAME), as the node's vmlinux BTF names its functions. */
+  names: string[];
+}
+
+export interface ProgTypeKfuncs {
+  progType: string;
+  /** The requested names a program of this type may call, in the request's order. */
+  allowed?: string[];
+  /**
+   * With `allowed`: names whose probe load failed before the verifier judged the call, as the
+   * XDP metadata kfuncs do outside a device-bound program. Neither allowed nor refused.
+   */
+  unjudged?: string[];
+  /** Instead of `allowed`, when the kernel gave no verdict for this type: why, in one sentence. */
+  error?: string;
+}
+
+export interface KernelKfuncsResult {
+  /** The node's kernel release (uname -r). */
+  release: string;
+  /** One entry per requested type, in the request's order. */
+  types: ProgTypeKfuncs[];
+  /** Requested names that are not functions in the node's vmlinux BTF. */
+  missing: string[];
+}
+
+export const KernelKfuncsRequest = request<KernelKfuncsParams, KernelKfuncsResult>('kernel/kfuncs');
 
 // ---------------------------------------------------------------------------------------------
 // kernel/targets (client → agent): whether attach targets that a program names exist on the

@@ -1,5 +1,6 @@
 // Module entry point: registers the JS API declared in remote-agent/src/native.ts
-// and owns the small module-level functions (version, feature and helper probes, CPU count).
+// and owns the small module-level functions (libbpf version, CPU count). The feature, helper
+// and kfunc probes live in probe_ops.cc;
 // BpfObject lives in object.cc, BpfLink in link.cc, fd-level ops in kernel_ops.cc,
 // the ring buffer poll, run-time stats and map dumps in profile_ops.cc, the explorer's and map
 // inspector's queries (map pages, details by id, sockets by cookie) in inspect_*.cc.
@@ -17,6 +18,7 @@
 #include "link.h"
 #include "names.h"
 #include "object.h"
+#include "probe_ops.h"
 #include "profile_ops.h"
 #include "socket_ops.h"
 
@@ -25,81 +27,6 @@ namespace {
 
 Napi::Value LibbpfVersion(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), libbpf_version_string());
-}
-
-Napi::Value ProbeProgType(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  const auto name = StringArg(env, info[0], "type");
-  if (!name) return {};
-  const auto type = ProgTypeByName(*name);
-  if (!type) {
-    ThrowRangeError(env, "unknown program type '" + *name + "'");
-    return {};
-  }
-  LibbpfMessageScope messages;
-  return Napi::Number::New(env, libbpf_probe_bpf_prog_type(*type, nullptr));
-}
-
-Napi::Value ProbeMapType(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  const auto name = StringArg(env, info[0], "type");
-  if (!name) return {};
-  const auto type = MapTypeByName(*name);
-  if (!type) {
-    ThrowRangeError(env, "unknown map type '" + *name + "'");
-    return {};
-  }
-  LibbpfMessageScope messages;
-  return Napi::Number::New(env, libbpf_probe_bpf_map_type(*type, nullptr));
-}
-
-// The largest helper id, and the most ids, one probeHelpers call takes: the kernel's last
-// helper (bpf_func_id) is 211 on 6.18, so 4096 leaves room for every kernel to come.
-constexpr int64_t kMaxHelperId = 4096;
-
-// libbpf_probe_bpf_helper(type, id) for each id, in order: 1 the kernel accepts the helper in a
-// program of that type, 0 it does not, <0 -errno when the probe cannot tell (libbpf refuses
-// tracing, ext, lsm and struct_ops with -EOPNOTSUPP: they load only against an attach target).
-// Every probe loads a two-instruction program (call, exit) that is never attached.
-Napi::Value ProbeHelpers(const Napi::CallbackInfo &info) {
-  const Napi::Env env = info.Env();
-  const auto name = StringArg(env, info[0], "progType");
-  if (!name) return {};
-  const auto type = ProgTypeByName(*name);
-  if (!type) {
-    ThrowRangeError(env, "unknown program type '" + *name + "'");
-    return {};
-  }
-  if (!info[1].IsArray()) {
-    ThrowTypeError(env, "helperIds must be an array");
-    return {};
-  }
-  const auto ids = info[1].As<Napi::Array>();
-  if (ids.Length() > kMaxHelperId) {
-    ThrowRangeError(env, "at most " + std::to_string(kMaxHelperId) + " helperIds");
-    return {};
-  }
-  // Every id is checked before the first probe, so a bad one costs no kernel work.
-  std::vector<int64_t> wanted;
-  wanted.reserve(ids.Length());
-  for (uint32_t i = 0; i < ids.Length(); i++) {
-    const std::string what = "helperIds[" + std::to_string(i) + "]";
-    const auto id = IntegerArg(env, ids.Get(i), what.c_str(), 1, kMaxHelperId);
-    if (!id) return {};
-    wanted.push_back(*id);
-  }
-  std::vector<int> results;
-  results.reserve(wanted.size());
-  {
-    LibbpfMessageScope messages;
-    // An id past the kernel's last helper is what the probe is for ("invalid func unknown#N"
-    // → 0); the enum is int-sized by the ABI, so any id up to kMaxHelperId passes unchanged.
-    for (const int64_t id : wanted)
-      results.push_back(libbpf_probe_bpf_helper(*type, static_cast<bpf_func_id>(id), nullptr));
-  }
-  Napi::Array out = Napi::Array::New(env, results.size());
-  for (uint32_t i = 0; i < results.size(); i++) out.Set(i, Napi::Number::New(env, results[i]));
-  return out;
 }
 
 Napi::Value NumPossibleCpus(const Napi::CallbackInfo &info) {
@@ -128,6 +55,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<ProbeProgType>(env, exports, "probeProgType");
   Export<ProbeMapType>(env, exports, "probeMapType");
   Export<ProbeHelpers>(env, exports, "probeHelpers");
+  Export<ProbeKfuncs>(env, exports, "probeKfuncs");
   Export<NumPossibleCpus>(env, exports, "numPossibleCpus");
   Export<MapLookup>(env, exports, "mapLookup");
   Export<MapUpdate>(env, exports, "mapUpdate");

@@ -25,6 +25,7 @@
         "object.cc",
         "object_load.cc",
         "object_vars.cc",
+        "probe_ops.cc",
         "profile_ops.cc",
         "socket_ops.cc"
       ],

@@ -1,6 +1,7 @@
 /**
  * The agent's side of editing help (protocol/src/editing.ts): which helpers each program type
- * may call, from libbpf's helper probes, and whether tracepoints and uprobe symbols exist, from
+ * may call, from libbpf's helper probes, which kfuncs, from the addon's kfunc probe (the
+ * verifier's verdict on a call per type), and whether tracepoints and uprobe symbols exist, from
  * tracefs and the binaries' ELF symbol tables (symbols/elf.ts, the reader profiling uses).
  * Nothing here attaches, writes a file or keeps one open: a helper probe loads a two-instruction
  * program that the kernel frees at once. One kernel side effect remains, as with `bpftool feature
@@ -21,6 +22,9 @@ import {
   KERNEL_HELPERS_LIMITS,
   type KernelHelpersParams,
   type KernelHelpersResult,
+  type KernelKfuncsParams,
+  type KernelKfuncsResult,
+  type ProgTypeKfuncs,
   type KernelTargetsParams,
   type KernelTargetsResult,
   type ProgTypeHelpers,
@@ -150,6 +154,93 @@ export class HelperProbes {
     } catch (err) {
       throw fromNative(err, `probing the helpers of ${progType} programs`);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kernel/kfuncs
+
+/** The addon's verdicts (native.ts probeKfuncs). */
+const KFUNC_ALLOWED = 1;
+const KFUNC_NOT_IN_BTF = -1;
+const KFUNC_NO_VERDICT = -2;
+
+/**
+ * What the kfunc probes said, per type and name (true may call, false may not, null no
+ * verdict), kept for the agent's lifetime: a second request probes only the names not asked
+ * yet. A type gets an `error` when no name got a verdict (the kernel will not load such a
+ * program without a target); names without a verdict in a type that gave others (the
+ * device-bound XDP metadata kfuncs) are `unjudged`.
+ */
+export class KfuncProbes {
+  /** Per type: name → may call (true), may not (false), no verdict (null). */
+  private readonly answers = new Map<string, Map<string, boolean | null>>();
+  /** Per type: the first load's reason for giving no verdict. */
+  private readonly unclear = new Map<string, string>();
+  /** Names vmlinux BTF has no function of (the kernel does not change under the agent). */
+  private readonly missing = new Set<string>();
+
+  constructor(
+    private readonly addon: Addon,
+    private readonly log: AgentLog,
+  ) {}
+
+  answer(p: KernelKfuncsParams, opId: number): KernelKfuncsResult {
+    const started = performance.now();
+    let probes = 0;
+    const types = p.progTypes.map((progType): ProgTypeKfuncs => {
+      const probed = this.probe(progType, p.names);
+      if (typeof probed === 'string') return { progType, error: probed };
+      probes += probed;
+      const answer = this.answers.get(progType)!;
+      const asked = p.names.filter((n) => answer.has(n));
+      // No verdict on any name ever asked: the kernel would not load such a program at all.
+      if (asked.length > 0 && ![...answer.values()].some((v) => v !== null)) {
+        return {
+          progType,
+          error: `this kernel gave no verdict on a kfunc call in ${progType} programs (the probe load failed first: ${this.unclear.get(progType) ?? 'no reason given'})`,
+        };
+      }
+      const unjudged = asked.filter((n) => answer.get(n) === null);
+      return {
+        progType,
+        allowed: asked.filter((n) => answer.get(n) === true),
+        ...(unjudged.length > 0 ? { unjudged } : {}),
+      };
+    });
+    if (probes > 0) {
+      const ms = (performance.now() - started).toFixed(1);
+      this.log.info(
+        'kernel',
+        `kfunc probes: ${probes} loads for ${p.progTypes.length} program types in ${ms} ms`,
+        opId,
+      );
+    }
+    return { release: release(), types, missing: p.names.filter((n) => this.missing.has(n)) };
+  }
+
+  /** Probes the names not asked yet for this type; the loads made, or why the type cannot be asked. */
+  private probe(progType: string, names: string[]): number | string {
+    const known = this.answers.get(progType) ?? new Map<string, boolean | null>();
+    const fresh = [...new Set(names.filter((n) => !this.missing.has(n) && !known.has(n)))];
+    if (fresh.length === 0) return 0;
+    let result: { verdicts: number[]; unclear: string | null };
+    try {
+      result = this.addon.probeKfuncs(progType, fresh);
+    } catch (err) {
+      // params.ts checked every name, so a RangeError is about the type (not kept: any string
+      // may come, while the names libbpf knows are few).
+      if (err instanceof RangeError) return `libbpf ${this.addon.libbpfVersion()} knows no program type "${progType}"`;
+      throw fromNative(err, `probing the kfuncs of ${progType} programs`);
+    }
+    fresh.forEach((name, i) => {
+      const v = result.verdicts[i];
+      if (v === KFUNC_NOT_IN_BTF) this.missing.add(name);
+      else known.set(name, v === KFUNC_NO_VERDICT ? null : v === KFUNC_ALLOWED);
+    });
+    if (result.unclear !== null && !this.unclear.has(progType)) this.unclear.set(progType, result.unclear);
+    this.answers.set(progType, known);
+    return fresh.length;
   }
 }
 

@@ -23,6 +23,8 @@ import {
   type KernelBtfResult,
   type KernelHelpersParams,
   type KernelHelpersResult,
+  type KernelKfuncsParams,
+  type KernelKfuncsResult,
   type KernelTargetsParams,
   type KernelTargetsResult,
   type Profile,
@@ -41,7 +43,7 @@ import { ProfileSession } from './profile/session';
 import { mountDevice, profileEndpoints } from './profile/target';
 import { rmSync } from 'node:fs';
 import { BypassSession, detachedStatus, type BypassTarget } from './bypass';
-import { HelperProbes, kernelTargets } from './editing';
+import { HelperProbes, KfuncProbes, kernelTargets } from './editing';
 import { AgentError, fromNative } from './errors';
 import { discoverJuiceFs, normalizeMountpoint, publicMount, type DiscoveredMount } from './juicefs';
 import { BYPASS_FEATURES, kernelInfo, probeFeatures } from './kernel';
@@ -71,6 +73,8 @@ export class Manager {
   readonly inspector: Inspector;
   /** kernel/helpers answers per program type, kept for the agent's lifetime (see editing.ts). */
   private readonly helperProbes: HelperProbes;
+  /** kernel/kfuncs answers per program type and name, kept likewise. */
+  private readonly kfuncProbes: KfuncProbes;
 
   constructor(
     private readonly addon: Addon,
@@ -81,6 +85,7 @@ export class Manager {
     this.features = probeFeatures(addon, join(bundleDir, 'bpf', 'probes'));
     this.inspector = new Inspector(addon, log);
     this.helperProbes = new HelperProbes(addon, log);
+    this.kfuncProbes = new KfuncProbes(addon, log);
   }
 
   /** Run a mutation after every earlier one has finished. */
@@ -372,6 +377,11 @@ export class Manager {
   /** Which helpers each program type may call: libbpf's probes, never attached (see editing.ts). */
   kernelHelpers(p: KernelHelpersParams, opId: number): KernelHelpersResult {
     return this.helperProbes.answer(p, opId);
+  }
+
+  /** Which kfuncs each program type may call: the verifier's verdict on a probe call (see editing.ts). */
+  kernelKfuncs(p: KernelKfuncsParams, opId: number): KernelKfuncsResult {
+    return this.kfuncProbes.answer(p, opId);
   }
 
   /** Whether tracepoints and uprobe symbols exist on this node; reads only (see editing.ts). */

@@ -310,6 +310,15 @@ export interface Addon {
    * program per id, never attached. Throws RangeError for an unknown type or a bad id.
    */
   probeHelpers(progType: string, helperIds: number[]): number[];
+  /**
+   * Which kfuncs a program of type `progType` may call, by loading one that calls each (at most
+   * 4096 names of 1..128 bytes), never attached: per name, in order, 1 it may, 0 the verifier
+   * refuses the call for this type, -1 the node's vmlinux BTF has no function of that name, -2
+   * the load failed before the verifier judged the call (`unclear`: the first such load's last
+   * verifier line, e.g. "metadata kfuncs require device-bound program"). Throws RangeError for
+   * an unknown type or a bad name, NativeError when vmlinux BTF cannot be read.
+   */
+  probeKfuncs(progType: string, names: string[]): { verdicts: number[]; unclear: string | null };
   /** libbpf_num_possible_cpus(). */
   numPossibleCpus(): number;
   /** Map ops on any map fd; keys/values are raw bytes. lookup returns null when absent (ENOENT). */

@@ -14,6 +14,9 @@ import {
   KERNEL_TARGETS_LIMITS,
   KernelBtfRequest,
   KernelHelpersRequest,
+  KernelKfuncsRequest,
+  KERNEL_KFUNCS_LIMITS,
+  KFUNC_NAME,
   KernelTargetsRequest,
   LinkDetachRequest,
   MAP_PAGE_MAX,
@@ -34,6 +37,7 @@ import {
   type InitializeParams,
   type KernelBtfParams,
   type KernelHelpersParams,
+  type KernelKfuncsParams,
   type KernelTargetsParams,
   type MapDeleteParams,
   type MapReadParams,
@@ -230,6 +234,32 @@ export function parseKernelHelpers(params: unknown): KernelHelpersParams {
   const maxHelperId = optInteger(p, 'maxHelperId', m, { min: 1, max: maxId });
   if (maxHelperId === undefined) throw bad(`${m}: maxHelperId is required (an integer in 1..${maxId})`);
   return { progTypes: types as string[], maxHelperId };
+}
+
+export function parseKernelKfuncs(params: unknown): KernelKfuncsParams {
+  const m = KernelKfuncsRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['progTypes', 'names']);
+  const { progTypes: most, names: mostNames, nameBytes } = KERNEL_KFUNCS_LIMITS;
+  const types = p.progTypes;
+  if (!Array.isArray(types) || types.length > most) {
+    throw bad(`${m}: progTypes must be an array of at most ${most} program type names`);
+  }
+  types.forEach((t, i) => {
+    if (typeof t !== 'string' || t.length === 0 || t.length > 64) {
+      throw bad(`${m}: progTypes[${i}] must be a program type name of 1..64 characters`);
+    }
+  });
+  const names = p.names;
+  if (!Array.isArray(names) || names.length > mostNames) {
+    throw bad(`${m}: names must be an array of at most ${mostNames} kfunc names`);
+  }
+  names.forEach((n, i) => {
+    if (typeof n !== 'string' || n.length > nameBytes || !KFUNC_NAME.test(n)) {
+      throw bad(`${m}: names[${i}] must be a C identifier of at most ${nameBytes} characters`);
+    }
+  });
+  return { progTypes: types as string[], names: names as string[] };
 }
 
 /** `p[key]` as an array of at most KERNEL_TARGETS_LIMITS.entries, or undefined when absent. */

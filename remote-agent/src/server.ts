@@ -23,6 +23,7 @@ import {
   InitializeRequest,
   KernelBtfRequest,
   KernelHelpersRequest,
+  KernelKfuncsRequest,
   KernelTargetsRequest,
   LinkDetachRequest,
   LogNotification,
@@ -52,6 +53,7 @@ import {
   parseInitialize,
   parseKernelBtf,
   parseKernelHelpers,
+  parseKernelKfuncs,
   parseKernelTargets,
   parseLinkDetach,
   parseMapBtf,
@@ -121,6 +123,7 @@ export function serve(reader: FrameReader, writer: MessageWriter, manager: Manag
     route(VerifyRequest, parseVerify, (p, op) => manager.verify(p, op)),
     route(KernelBtfRequest, parseKernelBtf, (p) => manager.kernelBtf(p)),
     route(KernelHelpersRequest, parseKernelHelpers, (p, op) => manager.kernelHelpers(p, op)),
+    route(KernelKfuncsRequest, parseKernelKfuncs, (p, op) => manager.kernelKfuncs(p, op)),
     route(KernelTargetsRequest, parseKernelTargets, (p) => manager.kernelTargets(p)),
     route(BypassAttachRequest, parseBypassAttach, (p, op) => manager.attachBypass(p, op)),
     route(

@@ -94,6 +94,11 @@ test('the reasons name what to do', { timeout: 120_000 }, async () => {
   assert.match(helpers[1]!.message, /bpf_msg_redirect_hash may not be called from tracepoint .*through redirect_it/);
   assert.equal(helpers[1]!.program, 'tracepoint_redirects');
   assert.match(helpers[2]!.message, /bpf_skb_load_bytes may not be called from xdp .*consider bpf_xdp_load_bytes/);
+  // A kfunc, judged by the node's verifier per program type (kernel/kfuncs).
+  assert.match(
+    helpers[3]!.message,
+    /bpf_dynptr_from_skb \(a kfunc\) may not be called from xdp .*may call it: .*sched_cls.*consider bpf_dynptr_from_xdp/,
+  );
   const targets = await byCode('wrong_targets.bpf.c');
   assert.match(targets[0]!.message, /tracepoint syscalls\/sys_enter_nope/);
   assert.match(targets[1]!.message, /no raw tracepoint "sched_swich".*did you mean "sched_switch"/);

@@ -4,7 +4,10 @@
 // (sk_msg may redirect through a sockhash but not read skb bytes, xdp may adjust its head,
 // tracepoint programs may read the pid but not redirect messages), says why instead of guessing
 // for "tracing" and unknown type names, and keeps each type's answer (a second request probes
-// nothing); kernel/targets finds tracepoints in tracefs and functions in the symbol tables of the
+// nothing); kernel/kfuncs gives the verifier's verdict per type on every kfunc this kernel's BTF
+// tags (skb programs may make an skb dynptr, XDP may not but has its own; tp_btf may take a task
+// reference, sk_msg may not), an error for types that load only against a target, and
+// "unjudged" for the device-bound XDP metadata kfuncs; kernel/targets finds tracepoints in tracefs and functions in the symbol tables of the
 // agent's own node binary; bad params are BadRequests and the agent keeps serving.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +16,18 @@ import { join } from 'node:path';
 import {
   ErrorCode,
   KernelHelpersRequest,
+  KernelKfuncsRequest,
   KernelTargetsRequest,
   type KernelHelpersResult,
+  type KernelKfuncsResult,
   type LogEntry,
   type ProgTypeHelpers,
   type RequestSpec,
 } from '../../protocol/src';
+import { readFileSync } from 'node:fs';
 import { AgentClient } from '../../core/src/agent/client';
+import { parseBtf } from '../../core/src/btf';
+import { btfFacts } from '../../core/src/editing/facts';
 import { DfsError } from '../../core/src/errors';
 import { repoRoot } from '../support/repo';
 
@@ -201,6 +209,76 @@ test('kernel/helpers: bad params are BadRequests', async () => {
   // ...and the agent still answers.
   const r = await client.request(m, { progTypes: [], maxHelperId: 10 });
   assert.deepEqual(r.types, []);
+  assert.equal(agent.exitCode, null, 'agent still running');
+});
+
+/** Every function this kernel's BTF tags bpf_kfunc (what the editor asks about). */
+const KFUNCS = btfFacts(parseBtf(readFileSync('/sys/kernel/btf/vmlinux'))).kfuncs.map((k) => k.name);
+
+function kfuncsOf(r: KernelKfuncsResult, progType: string): { allowed: string[]; unjudged: string[] } {
+  const t = r.types.find((x) => x.progType === progType);
+  assert.ok(t, `no answer for ${progType}`);
+  assert.equal(t.error, undefined, `${progType}: ${t.error}`);
+  assert.ok(t.allowed, `${progType} has no allowed list`);
+  return { allowed: t.allowed, unjudged: t.unjudged ?? [] };
+}
+
+test('kernel/kfuncs: the verifier’s verdict per program type on every kfunc of this kernel', async (t) => {
+  const started = performance.now();
+  const r = await client.request(KernelKfuncsRequest, {
+    progTypes: LIBBPF_PROG_TYPES,
+    names: [...KFUNCS, 'dfsitkh_no_such_kfunc'],
+  });
+  const ms = performance.now() - started;
+  const probeLog = logs.find((e) => /kfunc probes/.test(e.msg))?.msg ?? 'no log line';
+  t.diagnostic(`${KFUNCS.length} kfuncs × ${LIBBPF_PROG_TYPES.length} types: ${ms.toFixed(0)} ms (${probeLog})`);
+  assert.ok(KFUNCS.length > 100, `${KFUNCS.length} kfuncs`);
+  assert.deepEqual(
+    r.types.map((x) => x.progType),
+    LIBBPF_PROG_TYPES,
+  );
+  assert.deepEqual(r.missing, ['dfsitkh_no_such_kfunc'], 'only the made-up name is not in the BTF');
+
+  const tc = kfuncsOf(r, 'sched_cls').allowed;
+  const xdp = kfuncsOf(r, 'xdp');
+  assert.ok(tc.includes('bpf_dynptr_from_skb') && !tc.includes('bpf_dynptr_from_xdp'));
+  assert.ok(xdp.allowed.includes('bpf_dynptr_from_xdp') && !xdp.allowed.includes('bpf_dynptr_from_skb'));
+  // The XDP metadata kfuncs want a device-bound program: no verdict, so neither list has them.
+  assert.ok(xdp.unjudged.includes('bpf_xdp_metadata_rx_hash'), xdp.unjudged.join(' '));
+  assert.ok(kfuncsOf(r, 'tracing').allowed.includes('bpf_task_acquire'), 'tp_btf may take a task reference');
+  assert.ok(!kfuncsOf(r, 'sk_msg').allowed.includes('bpf_task_acquire'), 'sk_msg may not');
+  for (const x of r.types) {
+    if (x.allowed) assert.ok(x.allowed.length < KFUNCS.length, `${x.progType}: not every kfunc is allowed`);
+  }
+  // ext and struct_ops load only against a target program or struct: no verdict, said why.
+  for (const name of ['ext', 'struct_ops', 'lirc_mode2']) {
+    assert.match(r.types.find((x) => x.progType === name)?.error ?? '', /gave no verdict on a kfunc call/, name);
+  }
+
+  // Kept for the agent's lifetime.
+  const logged = logs.length;
+  const again = await client.request(KernelKfuncsRequest, { progTypes: LIBBPF_PROG_TYPES, names: KFUNCS });
+  assert.deepEqual(again.types, r.types);
+  assert.ok(!logs.slice(logged).some((e) => /kfunc probes/.test(e.msg)), 'the second request probed nothing');
+});
+
+test('kernel/kfuncs: unknown types are per-type errors, bad params are BadRequests, and the agent keeps serving', async () => {
+  const r = await client.request(KernelKfuncsRequest, {
+    progTypes: ['no_such_type', 'xdp'],
+    names: ['bpf_rcu_read_lock'],
+  });
+  assert.match(r.types[0]?.error ?? '', /knows no program type "no_such_type"/);
+  assert.deepEqual(kfuncsOf(r, 'xdp').allowed, ['bpf_rcu_read_lock']);
+  const m = KernelKfuncsRequest;
+  await expectBadRequest(m, { progTypes: ['xdp'] }, /names must be an array/);
+  await expectBadRequest(m, { progTypes: ['xdp'], names: ['bpf_x; rm -rf'] }, /names\[0\] must be a C identifier/);
+  await expectBadRequest(m, { progTypes: ['xdp'], names: ['a'.repeat(129)] }, /names\[0\]/);
+  await expectBadRequest(m, { progTypes: ['xdp'], names: [''] }, /names\[0\]/);
+  await expectBadRequest(m, { progTypes: ['xdp'], names: Array(4097).fill('x') }, /at most 4096/);
+  await expectBadRequest(m, { progTypes: Array(65).fill('xdp'), names: [] }, /at most 64/);
+  await expectBadRequest(m, { progTypes: ['xdp'], names: [], ids: [1] }, /unknown field ids/);
+  const still = await client.request(m, { progTypes: [], names: [] });
+  assert.deepEqual(still.types, []);
   assert.equal(agent.exitCode, null, 'agent still running');
 });
 

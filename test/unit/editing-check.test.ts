@@ -112,6 +112,13 @@ test('helper and target checks follow the facts they are given, and say nothing 
       ['xdp', allowed('bpf_xdp_adjust_head', 'bpf_xdp_load_bytes')],
       ['sched_cls', allowed('bpf_skb_load_bytes')],
     ]),
+    kfuncs: {
+      names: new Set(['bpf_dynptr_from_skb', 'bpf_dynptr_from_xdp']),
+      byType: new Map([
+        ['xdp', { allowed: new Set(['bpf_dynptr_from_xdp']), unjudged: new Set() }],
+        ['sched_cls', { allowed: new Set(['bpf_dynptr_from_skb']), unjudged: new Set() }],
+      ]),
+    },
     btfEvents: new Set(['sched_switch']),
     targets: new Map(),
   };
@@ -121,6 +128,18 @@ test('helper and target checks follow the facts they are given, and say nothing 
     markers(text, 'helper-not-allowed').map((l) => `${l}:helper-not-allowed`),
   );
   assert.match(got[0]!.message, /Program types that may call it: sched_cls\./);
+  const kfunc = got.find((d) => d.program === 'xdp_dynptr_of_skb')!;
+  assert.match(kfunc.message, /^bpf_dynptr_from_skb \(a kfunc\) may not be called from xdp programs/);
+  assert.match(kfunc.message, /may call it: sched_cls\. In xdp programs, consider bpf_dynptr_from_xdp\.$/);
+  // Without kfunc facts (an older agent), or where the kernel gave no verdict, kfunc calls are
+  // not judged; helpers still are.
+  assert.equal(checkSource(model, { ...facts, kfuncs: null }).length, got.length - 1);
+  const unjudged = new Map(facts.kfuncs!.byType).set('xdp', {
+    allowed: new Set(['bpf_dynptr_from_xdp']),
+    unjudged: new Set(['bpf_dynptr_from_skb']),
+  });
+  const noVerdict = checkSource(model, { ...facts, kfuncs: { names: facts.kfuncs!.names, byType: unjudged } });
+  assert.equal(noVerdict.length, got.length - 1);
   // A type the kernel could not be asked about is not judged.
   const unknown: KernelFacts = { ...facts, helpers: new Map([['sk_msg', { error: 'cannot tell' }]]) };
   assert.equal(checkSource(model, unknown).filter((d) => d.program === 'msg_reads_skb').length, 0);

@@ -4,8 +4,8 @@
  *   unknown-section        a SEC("…") libbpf does not know (quick fixes: the near misses)
  *   unknown-attach-target  a tracepoint, tp_btf/raw_tp event or uprobe binary/symbol the
  *                          node's kernel does not have
- *   helper-not-allowed     a helper the section's program type may not call (at the call,
- *                          naming the types that may and the alternatives this type has)
+ *   helper-not-allowed     a helper or kfunc the section's program type may not call (at the
+ *                          call, naming the types that may and the alternatives this type has)
  *   bad-map-definition     a `.maps` definition libbpf or the kernel would refuse
  * Pure and synchronous over a SourceModel (source.ts) and the node's facts (facts.ts): the
  * facts a check needs that are not known yet (a target not asked about) make it say nothing,
@@ -55,10 +55,22 @@ export interface KernelFacts {
   release: string;
   /** Helper ids each program type may call (`kernel/helpers`); an error when the kernel cannot tell. */
   helpers: Map<string, ReadonlySet<number> | { error: string }>;
+  /** The kfuncs of the node's BTF and which each program type may call; null when not known. */
+  kfuncs: KfuncFacts | null;
   /** Raw tracepoint events in the node's BTF (`btf_trace_<name>` typedefs): tp_btf and raw_tp. */
   btfEvents: ReadonlySet<string> | null;
   /** Answers about targets so far, by targetKey(). */
   targets: ReadonlyMap<string, TargetAnswer>;
+}
+
+/** kfuncs: the functions the node's BTF tags `bpf_kfunc`, and per type those it may call (`kernel/kfuncs`). */
+export interface KfuncFacts {
+  names: ReadonlySet<string>;
+  /**
+   * Per program type, the kfuncs it may call and those the kernel gave no verdict on (neither
+   * allowed nor refused); an error when it gave no verdict for the type at all.
+   */
+  byType: Map<string, { allowed: ReadonlySet<string>; unjudged: ReadonlySet<string> } | { error: string }>;
 }
 
 /** An attach target a check needs the node for. */
@@ -197,26 +209,79 @@ function checkTarget(f: FunctionDef, m: SectionMatch, facts: KernelFacts): Check
   return [diag(span, 'unknown-attach-target', `${facts.release} does not have ${what}: ${answer.why}`, f.name)];
 }
 
+/** The helper or kfunc `name` is, as far as the facts know; null when it is neither. */
+function callee(name: string, facts: KernelFacts): { kind: 'helper'; doc: HelperDoc } | { kind: 'kfunc' } | null {
+  const h = helperByName(name);
+  if (h) return { kind: 'helper', doc: h };
+  return facts.kfuncs?.names.has(name) ? { kind: 'kfunc' } : null;
+}
+
+/** The program a call is made from: its type and expected attach type (a SectionMatch is one). */
+export interface Caller {
+  progType: string;
+  attachType: string | null;
+}
+
+/**
+ * The kernel probes "tracing" kfuncs as a tp_btf program (protocol kernel/kfuncs): for fentry,
+ * fexit, iterators and the other tracing attach types the answer may differ, so it is not used.
+ */
+function kfuncAnswerFits(caller: Caller): boolean {
+  return caller.progType !== 'tracing' || caller.attachType === 'BPF_TRACE_RAW_TP';
+}
+
+/**
+ * Whether `caller` may call the helper or kfunc `name` on the node's kernel: null when the
+ * kernel could not be asked about its type, or `name` is neither.
+ */
+export function mayCall(caller: Caller, name: string, facts: KernelFacts): boolean | null {
+  const c = callee(name, facts);
+  if (!c) return null;
+  if (c.kind === 'helper') {
+    const allowed = facts.helpers.get(caller.progType);
+    return !allowed || 'error' in allowed ? null : allowed.has(c.doc.id);
+  }
+  const kf = facts.kfuncs?.byType.get(caller.progType);
+  if (!kf || 'error' in kf || !kfuncAnswerFits(caller) || kf.unjudged.has(name)) return null;
+  return kf.allowed.has(name);
+}
+
+/** The program types (among those the facts know) whose programs may call the helper or kfunc `name`. */
+export function typesAllowing(name: string, facts: KernelFacts): string[] {
+  const c = callee(name, facts);
+  if (!c) return [];
+  const out: string[] = [];
+  if (c.kind === 'helper') {
+    for (const [type, set] of facts.helpers) if (!('error' in set) && set.has(c.doc.id)) out.push(type);
+  } else {
+    for (const [type, set] of facts.kfuncs?.byType ?? []) {
+      if (!('error' in set) && set.allowed.has(name)) out.push(type === 'tracing' ? 'tracing (tp_btf)' : type);
+    }
+  }
+  return out.sort();
+}
+
 function checkHelpers(model: SourceModel, f: FunctionDef, m: SectionMatch, facts: KernelFacts): CheckDiagnostic[] {
-  const allowed = facts.helpers.get(m.progType);
-  if (!allowed || 'error' in allowed) return [];
   const out: CheckDiagnostic[] = [];
   const said = new Set<string>();
+  // A function of the source's own shadows a kfunc of that name (helpers cannot be shadowed).
+  const own = new Set(model.functions.map((x) => x.name));
   for (const { call, in: where } of reachableCalls(model, f)) {
-    const h = helperByName(call.name);
-    if (!h || allowed.has(h.id)) continue;
+    const c = callee(call.name, facts);
+    if (!c || (c.kind === 'kfunc' && own.has(call.name))) continue;
+    if (mayCall(m, call.name, facts) !== false) continue;
     // A call in a subprogram shared by several programs is said once per program, at the call.
     const key = `${call.span.start}`;
     if (said.has(key)) continue;
     said.add(key);
-    const may = typesAllowing(h, facts);
-    const alternatives = alternativesFor(h, allowed);
+    const may = typesAllowing(call.name, facts);
+    const alternatives = alternativesFor(call.name, callableIn(m.progType, c.kind, facts));
     out.push(
       diag(
         call.span,
         'helper-not-allowed',
-        `${h.name} may not be called from ${m.progType} programs (SEC("${f.section!.name}") ${f.name}` +
-          `${where !== f ? `, through ${where.name}` : ''}); the kernel rejects the load. ` +
+        `${call.name}${c.kind === 'kfunc' ? ' (a kfunc)' : ''} may not be called from ${m.progType} programs ` +
+          `(SEC("${f.section!.name}") ${f.name}${where !== f ? `, through ${where.name}` : ''}); the kernel rejects the load. ` +
           (may.length > 0
             ? `Program types that may call it: ${may.join(', ')}.`
             : `No program type here may call it.`) +
@@ -228,22 +293,26 @@ function checkHelpers(model: SourceModel, f: FunctionDef, m: SectionMatch, facts
   return out;
 }
 
-/** The program types (among those the facts know) whose programs may call `h`. */
-export function typesAllowing(h: HelperDoc, facts: KernelFacts): string[] {
-  const out: string[] = [];
-  for (const [type, set] of facts.helpers) if (!('error' in set) && set.has(h.id)) out.push(type);
-  return out.sort();
+/** The helpers (or kfuncs) a program of `progType` may call. */
+function callableIn(progType: string, kind: 'helper' | 'kfunc', facts: KernelFacts): string[] {
+  if (kind === 'helper') {
+    const allowed = facts.helpers.get(progType);
+    return allowed && !('error' in allowed) ? HELPERS.filter((h) => allowed.has(h.id)).map((h) => h.name) : [];
+  }
+  const kf = facts.kfuncs?.byType.get(progType);
+  return kf && !('error' in kf) ? [...kf.allowed] : [];
 }
 
-/** Helpers this type allows whose names share most words with `h` (e.g. skb_load_bytes → msg_pull_data is not; probe_read → probe_read_kernel is). */
-function alternativesFor(h: HelperDoc, allowed: ReadonlySet<number>): string[] {
+/** Names among `candidates` that share most words with `name` (e.g. probe_read → probe_read_kernel; dynptr_from_skb → dynptr_from_xdp). */
+function alternativesFor(name: string, candidates: string[]): string[] {
   const words = (n: string): string[] => n.replace(/^bpf_/, '').split('_').filter(Boolean);
-  const mine = new Set(words(h.name));
-  const scored = HELPERS.filter((x) => allowed.has(x.id) && x.id !== h.id)
+  const mine = new Set(words(name));
+  const scored = candidates
+    .filter((x) => x !== name)
     .map((x) => {
-      const theirs = words(x.name);
+      const theirs = words(x);
       const shared = theirs.filter((w) => mine.has(w)).length;
-      return { name: x.name, score: shared / Math.max(mine.size, theirs.length) };
+      return { name: x, score: shared / Math.max(mine.size, theirs.length) };
     })
     .filter((x) => x.score >= 0.5)
     .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name));

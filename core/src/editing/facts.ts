@@ -1,8 +1,9 @@
 /**
  * The node's kernel as the editing checks and hovers see it (check.ts KernelFacts, plus the
- * kfuncs): which helpers each program type may call (the agent probes its kernel:
- * `kernel/helpers`), which raw tracepoint events and kfuncs its BTF has (read from the BTF the
- * vmlinux.h cache keeps: build/vmlinux.ts), and, asked per target as sources name them, whether
+ * kfuncs' signatures): which helpers and kfuncs each program type may call (the agent probes
+ * its kernel: `kernel/helpers`, `kernel/kfuncs`), which raw tracepoint events and kfuncs its BTF
+ * has (read from the BTF the vmlinux.h cache keeps: build/vmlinux.ts), and, asked per target
+ * as sources name them, whether
  * a tracepoint or a uprobe's binary and symbol exist (`kernel/targets`). What a kernel says is
  * cached beside its vmlinux.h (per release and BTF digest), so a second session asks nothing
  * but the digest and the targets it has not seen.
@@ -13,7 +14,9 @@ import { join } from 'node:path';
 import {
   ErrorCode,
   KERNEL_TARGETS_LIMITS,
+  KERNEL_KFUNCS_LIMITS,
   KernelHelpersRequest,
+  KernelKfuncsRequest,
   KernelTargetsRequest,
   TRACEPOINT_NAME,
   type KernelTargetsResult,
@@ -28,6 +31,7 @@ import {
   type AttachTarget,
   type CheckDiagnostic,
   type KernelFacts,
+  type KfuncFacts,
   type TargetAnswer,
 } from './check';
 import { HELPERS, HELPERS_SOURCE, SECTIONS } from './data';
@@ -102,6 +106,64 @@ export function sectionProgTypes(): string[] {
 }
 
 type HelperCache = { source: string; types: Record<string, number[] | { error: string }> };
+type KfuncCache = {
+  source: string;
+  types: Record<string, { allowed: string[]; unjudged: string[] } | { error: string }>;
+};
+
+/** Program types per `kernel/kfuncs` request: each costs a load per kfunc, and the agent serves one request at a time. */
+const KFUNC_TYPES_PER_REQUEST = 8;
+
+/** JSON-RPC's "method not found": an agent from before the request. */
+const METHOD_NOT_FOUND = -32601;
+
+/**
+ * Which kfuncs each program type may call, from the cache or the agent; null when the node's
+ * agent predates `kernel/kfuncs` (kfunc calls then go unjudged, and the hover says so).
+ */
+async function kfuncFacts(agent: AgentRequester, dir: string, names: string[]): Promise<KfuncFacts | null> {
+  const file = join(dir, 'editing-kfuncs.json');
+  const source = `kernel/kfuncs ${names.length} names`;
+  let cache = readJson<KfuncCache>(file);
+  if (!cache || cache.source !== source) {
+    const progTypes = sectionProgTypes();
+    const types: KfuncCache['types'] = {};
+    try {
+      for (let i = 0; i < progTypes.length; i += KFUNC_TYPES_PER_REQUEST) {
+        for (let j = 0; j < names.length; j += KERNEL_KFUNCS_LIMITS.names) {
+          const r = await agent.request(KernelKfuncsRequest, {
+            progTypes: progTypes.slice(i, i + KFUNC_TYPES_PER_REQUEST),
+            names: names.slice(j, j + KERNEL_KFUNCS_LIMITS.names),
+          });
+          for (const t of r.types) {
+            const had = types[t.progType] ?? { allowed: [], unjudged: [] };
+            if (t.error !== undefined || !t.allowed) types[t.progType] = { error: t.error ?? 'not probed' };
+            else if (!('error' in had)) {
+              types[t.progType] = {
+                allowed: [...had.allowed, ...t.allowed],
+                unjudged: [...had.unjudged, ...(t.unjudged ?? [])],
+              };
+            }
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof DfsError && (err.code as number) === METHOD_NOT_FOUND) return null;
+      throw err;
+    }
+    cache = { source, types };
+    writeJson(file, cache);
+  }
+  return {
+    names: new Set(names),
+    byType: new Map(
+      Object.entries(cache.types).map(
+        ([type, v]) =>
+          [type, 'error' in v ? v : { allowed: new Set(v.allowed), unjudged: new Set(v.unjudged) }] as const,
+      ),
+    ),
+  };
+}
 
 /** The facts of the node behind `agent`: BTF-derived and helper facts cached per kernel. */
 export async function loadNodeFacts(agent: AgentRequester): Promise<NodeFacts> {
@@ -124,12 +186,18 @@ export async function loadNodeFacts(agent: AgentRequester): Promise<NodeFacts> {
     };
     writeJson(helperFile, helpers);
   }
+  const kfuncs = await kfuncFacts(
+    agent,
+    headers.dir,
+    fromBtf.kfuncs.map((k) => k.name),
+  );
   const targets = new Map<string, TargetAnswer>();
   const facts: KernelFacts = {
     release: headers.release,
     helpers: new Map(
       Object.entries(helpers.types).map(([type, v]) => [type, Array.isArray(v) ? new Set(v) : v] as const),
     ),
+    kfuncs,
     btfEvents: new Set(fromBtf.btfEvents),
     targets,
   };

@@ -1,14 +1,14 @@
 /**
  * Editing help for `.bpf.c` over the checks' model and the node's facts (service.ts): hovers
- * and completions for BPF helpers (signature, the kernel headers' description, which program
- * types may call it on the connected node's kernel and whether this program may) and for the
- * node's kfuncs (their BTF signature), and the quick fixes the checks attach (a misspelled
+ * and completions for BPF helpers (signature, the kernel headers' description) and for the
+ * node's kfuncs (their BTF signature), each with which program types may call it on the
+ * connected node's kernel and whether this program may, and the quick fixes the checks attach (a misspelled
  * section or tp_btf event → the near misses). The words come from core's generated data
  * (core/src/editing/data/) and the node; nothing here is a table of its own.
  */
 
 import * as vscode from 'vscode';
-import { typesAllowing } from '@dfs/core/editing/check';
+import { mayCall, typesAllowing, type Caller } from '@dfs/core/editing/check';
 import { HELPERS, helperByName, type HelperDoc } from '@dfs/core/editing/data';
 import type { KfuncDoc, NodeFacts } from '@dfs/core/editing/facts';
 import { matchSection } from '@dfs/core/editing/sections';
@@ -26,44 +26,48 @@ export function docText(text: string): string {
     .join('\n');
 }
 
-/** The program type of the program whose body holds `offset`, if it is a program. */
-function programAt(model: SourceModel, offset: number): { name: string; progType: string } | null {
+/** A program: its name and what matchSection says of its section. */
+type Program = Caller & { name: string };
+
+/** The program whose body holds `offset`, if it is a program. */
+function programAt(model: SourceModel, offset: number): Program | null {
   const f = model.functions.find((x) => x.bodyStart <= offset && offset < x.bodyEnd);
   const m = f?.section ? matchSection(f.section.name) : null;
-  return f && m ? { name: f.name, progType: m.progType } : null;
+  return f && m ? { name: f.name, progType: m.progType, attachType: m.attachType } : null;
 }
 
-/** What the node's kernel says about a helper, for the program at hand when there is one. */
-function kernelLine(h: HelperDoc, node: NodeFacts | null, here: { name: string; progType: string } | null): string {
+/** What the node's kernel says about a helper or kfunc, for the program at hand when there is one. */
+function kernelLine(name: string, node: NodeFacts | null, here: Program | null): string {
   if (!node) return '_Connect to a test node to see which program types may call it on its kernel._';
-  const types = typesAllowing(h, node.facts);
+  if (helperByName(name) === undefined && !node.facts.kfuncs)
+    return `_The node's agent predates kfunc probes: update it to see which program types may call it._`;
+  const types = typesAllowing(name, node.facts);
   if (types.length === 0) return `**Not available** on ${node.facts.release} for any program type it was asked about.`;
-  const verdict = here
-    ? node.facts.helpers.get(here.progType) && !('error' in node.facts.helpers.get(here.progType)!)
-      ? types.includes(here.progType)
+  const may = here ? mayCall(here, name, node.facts) : null;
+  const verdict =
+    here && may !== null
+      ? may
         ? `✓ ${here.name} (${here.progType}) may call it. `
         : `✗ **${here.name} (${here.progType}) may not call it.** `
-      : ''
-    : '';
+      : '';
   return `${verdict}On ${node.facts.release}, program types that may call it: ${types.join(', ')}.`;
 }
 
-export function helperMarkdown(
-  h: HelperDoc,
-  node: NodeFacts | null,
-  here: { name: string; progType: string } | null,
-): vscode.MarkdownString {
+export function helperMarkdown(h: HelperDoc, node: NodeFacts | null, here: Program | null): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   md.appendCodeblock(h.signature, 'c');
   md.appendMarkdown(`${docText(h.description)}\n\n**Returns** ${docText(h.returnsDoc)}\n\n---\n\n`);
-  md.appendMarkdown(`${kernelLine(h, node, here)}\n\n_BPF helper ${h.id}, from the kernel's UAPI bpf.h._`);
+  md.appendMarkdown(`${kernelLine(h.name, node, here)}\n\n_BPF helper ${h.id}, from the kernel's UAPI bpf.h._`);
   return md;
 }
 
-function kfuncMarkdown(k: KfuncDoc, release: string): vscode.MarkdownString {
+function kfuncMarkdown(k: KfuncDoc, node: NodeFacts, here: Program | null): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   md.appendCodeblock(`extern ${k.signature} __ksym;`, 'c');
-  md.appendMarkdown(`A kfunc of ${release} (tagged \`bpf_kfunc\` in its BTF). Declare it as above to call it.`);
+  md.appendMarkdown(
+    `A kfunc of ${node.facts.release} (tagged \`bpf_kfunc\` in its BTF). Declare it as above to call it.\n\n---\n\n` +
+      `${kernelLine(k.name, node, here)}\n\n_Which types may call it: the node's verifier, asked once per type._`,
+  );
   return md;
 }
 
@@ -76,10 +80,10 @@ export function registerEditingProviders(service: EditingService): vscode.Dispos
         const word = doc.getText(range);
         const node = await service.loadedFacts();
         const h = helperByName(word);
-        if (h)
-          return new vscode.Hover(helperMarkdown(h, node, programAt(service.model(doc), doc.offsetAt(pos))), range);
+        const here = programAt(service.model(doc), doc.offsetAt(pos));
+        if (h) return new vscode.Hover(helperMarkdown(h, node, here), range);
         const k = node?.kfuncs.get(word);
-        return k && node ? new vscode.Hover(kfuncMarkdown(k, node.facts.release), range) : undefined;
+        return k && node ? new vscode.Hover(kfuncMarkdown(k, node, here), range) : undefined;
       },
     }),
     vscode.languages.registerCompletionItemProvider(SELECTOR, {
@@ -89,10 +93,10 @@ export function registerEditingProviders(service: EditingService): vscode.Dispos
         if (!/^b(p(f(_\w*)?)?)?$/.test(prefix)) return undefined; // helpers and kfuncs: bpf_…
         const node = await service.loadedFacts();
         const here = programAt(service.model(doc), doc.offsetAt(pos));
-        const allowedHere = here ? node?.facts.helpers.get(here.progType) : undefined;
+        const refusedHere = (name: string): boolean => !!here && !!node && mayCall(here, name, node.facts) === false;
         const items = HELPERS.map((h) => {
           const item = new vscode.CompletionItem(h.name, vscode.CompletionItemKind.Function);
-          const refused = allowedHere && !('error' in allowedHere) && !allowedHere.has(h.id);
+          const refused = refusedHere(h.name);
           item.detail = `${h.signature}${refused ? `  (not in ${here?.progType} programs)` : ''}`;
           item.documentation = helperMarkdown(h, node, here);
           // What this program may call comes first.
@@ -109,9 +113,10 @@ export function registerEditingProviders(service: EditingService): vscode.Dispos
         for (const k of node?.kfuncs.values() ?? []) {
           if (!k.name.startsWith('bpf_')) continue;
           const item = new vscode.CompletionItem(k.name, vscode.CompletionItemKind.Function);
-          item.detail = `${k.signature}  (kfunc)`;
-          item.documentation = kfuncMarkdown(k, node!.facts.release);
-          item.sortText = `2${k.name}`;
+          const refused = refusedHere(k.name);
+          item.detail = `${k.signature}  (kfunc${refused ? `, not in ${here?.progType} programs` : ''})`;
+          item.documentation = kfuncMarkdown(k, node!, here);
+          item.sortText = `${refused ? '3' : '2'}${k.name}`;
           if (range) item.range = range;
           items.push(item);
         }

@@ -2,7 +2,9 @@
 // the checks before the verifier flag a helper its program type may not call (on the call) and
 // a misspelled section (with a quick fix that corrects it); a hover and a completion on
 // bpf_map_lookup_elem give its signature and the kernel headers' description, and say that this
-// XDP program may call it on the node's kernel. And a benchmark that prints figures: a keystroke
+// XDP program may call it on the node's kernel; a kfunc the program's type may not call is
+// flagged at the call, and a kfunc's hover and completion say which types may call it, as the
+// node's verifier answered (kernel/kfuncs). And a benchmark that prints figures: a keystroke
 // in a 1,000-line file to the checks' diagnostics, against the checks alone, interleaved.
 import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,6 +105,83 @@ suite('Editing help', () => {
       ['helper-not-allowed'],
     );
     await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+});
+
+/** XDP calling an skb-only kfunc, and one XDP may call. */
+const KFUNC_SOURCE = `// SPDX-License-Identifier: GPL-2.0
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
+extern int bpf_dynptr_from_xdp(struct xdp_md *xdp, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
+
+SEC("xdp")
+int xdp_dynptrs(struct xdp_md *ctx)
+{
+	struct bpf_dynptr a, b;
+
+	bpf_dynptr_from_xdp(ctx, 0, &a);
+	bpf_dynptr_from_skb((struct __sk_buff *)ctx, 0, &b);
+	return XDP_PASS;
+}
+`;
+
+suite('Editing help: kfuncs', () => {
+  let uri: vscode.Uri;
+
+  suiteSetup(async () => {
+    const { ctx } = await api();
+    await ctx.ensureConnected();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder);
+    mkdirSync(vscode.Uri.joinPath(folder.uri, 'editing').fsPath, { recursive: true });
+    uri = vscode.Uri.joinPath(folder.uri, 'editing', 'kfuncs.bpf.c');
+    writeFileSync(uri.fsPath, KFUNC_SOURCE);
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+  });
+  suiteTeardown(() => removeSource(uri));
+
+  test('an skb kfunc in XDP is flagged at the call; hover and completion say who may call which', async () => {
+    await until(() => ours(uri).length >= 1, 60_000, 'the checks on kfuncs.bpf.c');
+    const diags = ours(uri);
+    assert.equal(diags.length, 1, JSON.stringify(diags.map((d) => d.message)));
+    const skbLine = lineOf(KFUNC_SOURCE, 'bpf_dynptr_from_skb((struct');
+    assert.equal(diags[0]!.range.start.line, skbLine);
+    assert.match(diags[0]!.message, /bpf_dynptr_from_skb \(a kfunc\) may not be called from xdp programs/);
+    assert.match(diags[0]!.message, /consider bpf_dynptr_from_xdp/);
+
+    const xdpLine = lineOf(KFUNC_SOURCE, 'bpf_dynptr_from_xdp(ctx');
+    const hover = hoverText(
+      await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        uri,
+        new vscode.Position(xdpLine, 4),
+      ),
+    );
+    assert.match(hover, /int bpf_dynptr_from_xdp\(struct xdp_md \*\w+, u64 \w+, struct bpf_dynptr \*\w+\)/);
+    assert.match(hover, /✓ xdp_dynptrs \(xdp\) may call it\. On 6\.\d+\S*, program types that may call it: xdp\./);
+    const skbHover = hoverText(
+      await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        uri,
+        new vscode.Position(skbLine, 4),
+      ),
+    );
+    assert.match(skbHover, /✗ \*\*xdp_dynptrs \(xdp\) may not call it\.\*\*.*sched_cls/s);
+
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+      'vscode.executeCompletionItemProvider',
+      uri,
+      new vscode.Position(xdpLine, 1 + 'bpf_dynptr_fr'.length),
+    );
+    const skb = list.items.find((i) => i.label === 'bpf_dynptr_from_skb');
+    const xdp = list.items.find((i) => i.label === 'bpf_dynptr_from_xdp');
+    assert.match(skb?.detail ?? '', /\(kfunc, not in xdp programs\)$/);
+    assert.match(xdp?.detail ?? '', /\(kfunc\)$/);
+    assert.ok((xdp?.sortText ?? '') < (skb?.sortText ?? ''), 'what this program may call sorts first');
   });
 });
 
