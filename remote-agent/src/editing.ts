@@ -177,8 +177,6 @@ export class KfuncProbes {
   private readonly answers = new Map<string, Map<string, boolean | null>>();
   /** Per type: the first load's reason for giving no verdict. */
   private readonly unclear = new Map<string, string>();
-  /** Names vmlinux BTF has no function of (the kernel does not change under the agent). */
-  private readonly missing = new Set<string>();
 
   constructor(
     private readonly addon: Addon,
@@ -188,8 +186,11 @@ export class KfuncProbes {
   answer(p: KernelKfuncsParams, opId: number): KernelKfuncsResult {
     const started = performance.now();
     let probes = 0;
+    // Names vmlinux BTF has no function of are not kept (a client sending made-up names cannot
+    // grow what the agent holds): every probe of this request looks them up again, cheaply.
+    const missing = new Set<string>();
     const types = p.progTypes.map((progType): ProgTypeKfuncs => {
-      const probed = this.probe(progType, p.names);
+      const probed = this.probe(progType, p.names, missing);
       if (typeof probed === 'string') return { progType, error: probed };
       probes += probed;
       const answer = this.answers.get(progType)!;
@@ -216,13 +217,13 @@ export class KfuncProbes {
         opId,
       );
     }
-    return { release: release(), types, missing: p.names.filter((n) => this.missing.has(n)) };
+    return { release: release(), types, missing: p.names.filter((n) => missing.has(n)) };
   }
 
   /** Probes the names not asked yet for this type; the loads made, or why the type cannot be asked. */
-  private probe(progType: string, names: string[]): number | string {
+  private probe(progType: string, names: string[], missing: Set<string>): number | string {
     const known = this.answers.get(progType) ?? new Map<string, boolean | null>();
-    const fresh = [...new Set(names.filter((n) => !this.missing.has(n) && !known.has(n)))];
+    const fresh = [...new Set(names.filter((n) => !known.has(n)))];
     if (fresh.length === 0) return 0;
     let result: { verdicts: number[]; unclear: string | null };
     try {
@@ -235,12 +236,12 @@ export class KfuncProbes {
     }
     fresh.forEach((name, i) => {
       const v = result.verdicts[i];
-      if (v === KFUNC_NOT_IN_BTF) this.missing.add(name);
+      if (v === KFUNC_NOT_IN_BTF) missing.add(name);
       else known.set(name, v === KFUNC_NO_VERDICT ? null : v === KFUNC_ALLOWED);
     });
     if (result.unclear !== null && !this.unclear.has(progType)) this.unclear.set(progType, result.unclear);
     this.answers.set(progType, known);
-    return fresh.length;
+    return fresh.filter((n) => !missing.has(n)).length;
   }
 }
 

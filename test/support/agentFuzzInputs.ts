@@ -68,6 +68,9 @@ const METHODS = [
   'agent/update',
   'bpf/verify',
   'kernel/btf',
+  'kernel/helpers',
+  'kernel/kfuncs',
+  'kernel/targets',
   'bypass/attach',
   'bypass/detach',
   'bypass/status',
@@ -162,6 +165,15 @@ function validParams(method: string, r: Rng): unknown {
       return { mountpoint: '/mnt/x', stacks: true, slowRequestUs: 1000, updateIntervalMs: 1000, maxDurationS: 5 };
     case 'profile/stop':
       return { profileId: randomString(r) };
+    case 'kernel/helpers':
+      return { progTypes: ['xdp', 'sk_msg'], maxHelperId: 1 + r.int(211) };
+    case 'kernel/kfuncs':
+      return { progTypes: ['xdp', 'tracing'], names: ['bpf_rcu_read_lock', 'bpf_dynptr_from_xdp'] };
+    case 'kernel/targets':
+      return {
+        tracepoints: ['syscalls/sys_enter_read'],
+        uprobes: [{ binary: '/bin/true', symbol: 'main' }],
+      };
     case 'agent/update':
       return {
         version: '9.9.9',
