@@ -2,7 +2,8 @@
 // headless Chromium, connected to a real local test node. A .bpf.c with a helper its program
 // type may not call and a misspelled section gets both squiggles as it opens; the hover on
 // bpf_map_lookup_elem shows the signature, the description and what the node's kernel allows;
-// the quick fix menu offers the corrected section; the getting-started walkthrough opens.
+// the quick fix menu offers the corrected section; the getting-started walkthrough opens with
+// each step's page rendered beside it, and its "Connect" step ticks.
 // Screenshots are kept in out/test-results/e2e/editing-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,9 +119,23 @@ test(
         .first()
         .click();
       await page.locator('.getting-started-step', { hasText: 'Bring up a node' }).first().waitFor({ timeout: 30_000 });
-      // The step's page (media/walkthrough/node.md) renders beside the steps.
+      // The step's page (media/walkthrough/node.md) renders beside the steps, in a webview.
       await page.locator('.getting-started-media').first().waitFor({ state: 'visible', timeout: 30_000 });
-      await page.waitForTimeout(1500);
+      const media = page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
+      await media.getByText('A node to work on').first().waitFor({ timeout: 30_000 });
+      // Connected before the walkthrough was first opened, VS Code does not tick an onContext
+      // step (it counts the context as seen, not as progress): the step's button ticks it.
+      await page.locator('.getting-started-step', { hasText: 'Connect to it' }).first().click();
+      await page.locator('.getting-started-step .monaco-button', { hasText: 'Connect to test node' }).first().click();
+      const connectStep = page.locator('.getting-started-step', { hasText: 'Connect to it' }).first();
+      await connectStep.locator('.codicon-getting-started-step-checked').waitFor({ timeout: 30_000 });
+      assert.equal(
+        await page.locator('.getting-started-step .codicon-getting-started-step-checked').count(),
+        1,
+        'only the step acted on is ticked',
+      );
+      await media.getByText('opens the SSH session').first().waitFor({ timeout: 30_000 });
+      await page.waitForTimeout(1000);
       await screenshot(page, join(artifacts, 'editing-walkthrough.png'));
     } catch (err) {
       await screenshot(page, join(artifacts, 'editing-failure.png')).catch(() => undefined);
