@@ -117,6 +117,16 @@ const KFUNC_TYPES_PER_REQUEST = 8;
 /** JSON-RPC's "method not found": an agent from before the request. */
 const METHOD_NOT_FOUND = -32601;
 
+/** The answer, or null when the node's agent is from before the request (the rest of the facts still load). */
+async function unlessOlderAgent<T>(answer: Promise<T>): Promise<T | null> {
+  try {
+    return await answer;
+  } catch (err) {
+    if (err instanceof DfsError && (err.code as number) === METHOD_NOT_FOUND) return null;
+    throw err;
+  }
+}
+
 /**
  * Which kfuncs each program type may call, from the cache or the agent; null when the node's
  * agent predates `kernel/kfuncs` (kfunc calls then go unjudged, and the hover says so).
@@ -128,28 +138,26 @@ async function kfuncFacts(agent: AgentRequester, dir: string, names: string[]): 
   if (!cache || cache.source !== source) {
     const progTypes = sectionProgTypes();
     const types: KfuncCache['types'] = {};
-    try {
-      for (let i = 0; i < progTypes.length; i += KFUNC_TYPES_PER_REQUEST) {
-        for (let j = 0; j < names.length; j += KERNEL_KFUNCS_LIMITS.names) {
-          const r = await agent.request(KernelKfuncsRequest, {
+    for (let i = 0; i < progTypes.length; i += KFUNC_TYPES_PER_REQUEST) {
+      for (let j = 0; j < names.length; j += KERNEL_KFUNCS_LIMITS.names) {
+        const r = await unlessOlderAgent(
+          agent.request(KernelKfuncsRequest, {
             progTypes: progTypes.slice(i, i + KFUNC_TYPES_PER_REQUEST),
             names: names.slice(j, j + KERNEL_KFUNCS_LIMITS.names),
-          });
-          for (const t of r.types) {
-            const had = types[t.progType] ?? { allowed: [], unjudged: [] };
-            if (t.error !== undefined || !t.allowed) types[t.progType] = { error: t.error ?? 'not probed' };
-            else if (!('error' in had)) {
-              types[t.progType] = {
-                allowed: [...had.allowed, ...t.allowed],
-                unjudged: [...had.unjudged, ...(t.unjudged ?? [])],
-              };
-            }
+          }),
+        );
+        if (!r) return null;
+        for (const t of r.types) {
+          const had = types[t.progType] ?? { allowed: [], unjudged: [] };
+          if (t.error !== undefined || !t.allowed) types[t.progType] = { error: t.error ?? 'not probed' };
+          else if (!('error' in had)) {
+            types[t.progType] = {
+              allowed: [...had.allowed, ...t.allowed],
+              unjudged: [...had.unjudged, ...(t.unjudged ?? [])],
+            };
           }
         }
       }
-    } catch (err) {
-      if (err instanceof DfsError && (err.code as number) === METHOD_NOT_FOUND) return null;
-      throw err;
     }
     cache = { source, types };
     writeJson(file, cache);
@@ -179,12 +187,17 @@ export async function loadNodeFacts(agent: AgentRequester): Promise<NodeFacts> {
   const helperFile = join(headers.dir, 'editing-helpers.json');
   let helpers = readJson<HelperCache>(helperFile);
   if (!helpers || helpers.source !== source) {
-    const r = await agent.request(KernelHelpersRequest, { progTypes: sectionProgTypes(), maxHelperId });
+    const r = await unlessOlderAgent(
+      agent.request(KernelHelpersRequest, { progTypes: sectionProgTypes(), maxHelperId }),
+    );
+    // An agent from before kernel/helpers: helper calls go unjudged (nothing is cached).
     helpers = {
       source,
-      types: Object.fromEntries(r.types.map((t) => [t.progType, t.allowed ?? { error: t.error ?? 'not probed' }])),
+      types: Object.fromEntries(
+        (r?.types ?? []).map((t) => [t.progType, t.allowed ?? { error: t.error ?? 'not probed' }]),
+      ),
     };
-    writeJson(helperFile, helpers);
+    if (r) writeJson(helperFile, helpers);
   }
   const kfuncs = await kfuncFacts(
     agent,

@@ -39,8 +39,9 @@ function programAt(model: SourceModel, offset: number): Program | null {
 /** What the node's kernel says about a helper or kfunc, for the program at hand when there is one. */
 function kernelLine(name: string, node: NodeFacts | null, here: Program | null): string {
   if (!node) return '_Connect to a test node to see which program types may call it on its kernel._';
-  if (helperByName(name) === undefined && !node.facts.kfuncs)
-    return `_The node's agent predates kfunc probes: update it to see which program types may call it._`;
+  const probed = helperByName(name) ? node.facts.helpers.size > 0 : node.facts.kfuncs !== null;
+  if (!probed)
+    return `_The node's agent predates these probes: update it (Install agent on node…) to see which program types may call it._`;
   const types = typesAllowing(name, node.facts);
   if (types.length === 0) return `**Not available** on ${node.facts.release} for any program type it was asked about.`;
   const may = here ? mayCall(here, name, node.facts) : null;
