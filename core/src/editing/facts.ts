@@ -230,27 +230,32 @@ export async function loadNodeFacts(agent: AgentRequester): Promise<NodeFacts> {
       for (let i = 0; i < Math.max(tps.length, ups.length); i += per) {
         const tp = tps.slice(i, i + per);
         const up = ups.slice(i, i + per);
-        let r: KernelTargetsResult;
+        let r: KernelTargetsResult | null;
         try {
-          r = await agent.request(KernelTargetsRequest, {
-            tracepoints: tp.map((t) => `${t.category}/${t.name}`),
-            uprobes: up.map((t) => ({ binary: t.binary, symbol: t.symbol })),
-          });
+          r = await unlessOlderAgent(
+            agent.request(KernelTargetsRequest, {
+              tracepoints: tp.map((t) => `${t.category}/${t.name}`),
+              uprobes: up.map((t) => ({ binary: t.binary, symbol: t.symbol })),
+            }),
+          );
         } catch (err) {
-          // No tracefs on the node, or an agent from before this request: targets stay unjudged.
+          // No tracefs on the node: targets stay unjudged.
           if (err instanceof DfsError && err.code === ErrorCode.KernelFeatureMissing) return;
           throw err;
         }
+        // An agent from before this request: targets stay unjudged.
+        if (!r) return;
+        const answered = r;
         tp.forEach((t, j) =>
           targets.set(
             targetKey(t),
-            r.tracepoints[j]
+            answered.tracepoints[j]
               ? { exists: true }
               : { exists: false, why: `no events/${t.category}/${t.name} in its tracefs` },
           ),
         );
         up.forEach((t, j) => {
-          const u = r.uprobes[j];
+          const u = answered.uprobes[j];
           if (!u) return;
           targets.set(
             targetKey(t),
