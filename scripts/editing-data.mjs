@@ -14,12 +14,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsonFile } from './json-format.mjs';
 import { ensureLibbpf, LIBBPF_VERSION } from './libbpf.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const outDir = join(root, 'core/src/editing/data');
-/** Prettier's printWidth (.prettierrc.json): the output is what `prettier --write` would leave. */
-const PRINT_WIDTH = 120;
 
 class ParseError extends Error {}
 
@@ -187,33 +186,6 @@ export function parseSections(text, file) {
 
 // ---- output --------------------------------------------------------------------------------
 
-/**
- * JSON as Prettier formats it (so `npm run format` leaves the files alone): objects one key a
- * line; an array of primitives on one line when it fits in the print width, else one item a line.
- */
-function format(value, indent = '', prefixLen = 0, suffixLen = 0) {
-  const inner = indent + '  ';
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '[]';
-    if (value.every((v) => v === null || typeof v !== 'object')) {
-      const flat = `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
-      if (prefixLen + flat.length + suffixLen <= PRINT_WIDTH) return flat;
-    }
-    const items = value.map((v, i) => inner + format(v, inner, inner.length, i < value.length - 1 ? 1 : 0));
-    return `[\n${items.join(',\n')}\n${indent}]`;
-  }
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value);
-    if (entries.length === 0) return '{}';
-    const items = entries.map(([k, v], i) => {
-      const key = `${inner}${JSON.stringify(k)}: `;
-      return key + format(v, inner, key.length, i < entries.length - 1 ? 1 : 0);
-    });
-    return `{\n${items.join(',\n')}\n${indent}}`;
-  }
-  return JSON.stringify(value);
-}
-
 function crateOf(dir) {
   const crates = readdirSync(dir).filter((f) => f.endsWith('.crate'));
   if (crates.length !== 1) throw new Error(`expected one libbpf-sys .crate in ${dir}, found ${crates.length}`);
@@ -232,11 +204,8 @@ function generate() {
   const sections = parseSections(libbpfC, `${relative(root, crate)}:${member}`);
 
   return new Map([
-    [join(outDir, 'helpers.json'), format({ source: `libbpf ${LIBBPF_VERSION} bpf_helper_defs.h`, helpers }) + '\n'],
-    [
-      join(outDir, 'sections.json'),
-      format({ source: `libbpf ${LIBBPF_VERSION} libbpf.c section_defs`, sections }) + '\n',
-    ],
+    [join(outDir, 'helpers.json'), jsonFile({ source: `libbpf ${LIBBPF_VERSION} bpf_helper_defs.h`, helpers })],
+    [join(outDir, 'sections.json'), jsonFile({ source: `libbpf ${LIBBPF_VERSION} libbpf.c section_defs`, sections })],
   ]);
 }
 

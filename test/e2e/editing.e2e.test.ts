@@ -1,7 +1,8 @@
 // UI end to end for editing help: the packaged .vsix in real VS Code (code-server), driven in
 // headless Chromium, connected to a real local test node. A .bpf.c with a helper its program
 // type may not call and a misspelled section gets both squiggles as it opens; the hover on
-// bpf_map_lookup_elem shows the signature, the description and what the node's kernel allows;
+// bpf_map_lookup_elem shows the signature, the description and what the node's kernel allows,
+// and the one on a kfunc its kernel-doc and the node verifier's verdict;
 // the quick fix menu offers the corrected section; the getting-started walkthrough opens with
 // each step's page rendered beside it, and its "Connect" step ticks.
 // Screenshots are kept in out/test-results/e2e/editing-*.png.
@@ -85,6 +86,18 @@ test(
       assert.match(text, /Perform a lookup in map/);
       assert.match(text, /reads_skb \(xdp\) may call it/);
       await screenshot(page, join(artifacts, 'editing-hover.png'));
+      await page.keyboard.press('Escape');
+
+      // A kfunc: its BTF signature, the kernel's own kernel-doc, and the node's verdict.
+      const kline = lineOf('bpf_task_acquire(bpf_get');
+      await goTo(page, kline, SOURCE.split('\n')[kline - 1]!.indexOf('bpf_task_acquire') + 5);
+      await runCommand(page, 'Show or Focus Hover');
+      const khover = page.locator('.monaco-hover').filter({ hasText: 'Acquire a reference to a task' }).first();
+      await khover.waitFor({ state: 'visible', timeout: 30_000 });
+      const ktext = await khover.innerText();
+      assert.match(ktext, /extern struct task_struct \*bpf_task_acquire\(struct task_struct \*p\) __ksym;/);
+      assert.match(ktext, /on_switch \(tracing\) may call it/);
+      await screenshot(page, join(artifacts, 'editing-kfunc-hover.png'));
       await page.keyboard.press('Escape');
 
       // The misspelled section: the quick fix menu (Ctrl+.) offers the corrected name.

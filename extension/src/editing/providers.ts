@@ -1,7 +1,7 @@
 /**
  * Editing help for `.bpf.c` over the checks' model and the node's facts (service.ts): hovers
  * and completions for BPF helpers (signature, the kernel headers' description) and for the
- * node's kfuncs (their BTF signature), each with which program types may call it on the
+ * node's kfuncs (their BTF signature, the kernel-doc of a pinned kernel source), each with which program types may call it on the
  * connected node's kernel and whether this program may, and the quick fixes the checks attach (a misspelled
  * section or tp_btf event → the near misses). The words come from core's generated data
  * (core/src/editing/data/) and the node; nothing here is a table of its own.
@@ -9,7 +9,7 @@
 
 import * as vscode from 'vscode';
 import { mayCall, typesAllowing, type Caller } from '@dfs/core/editing/check';
-import { HELPERS, helperByName, type HelperDoc } from '@dfs/core/editing/data';
+import { HELPERS, helperByName, KFUNC_DOCS_SOURCE, kfuncProse, type HelperDoc } from '@dfs/core/editing/data';
 import type { KfuncDoc, NodeFacts } from '@dfs/core/editing/facts';
 import { matchSection } from '@dfs/core/editing/sections';
 import type { SourceModel } from '@dfs/core/editing/source';
@@ -62,12 +62,32 @@ export function helperMarkdown(h: HelperDoc, node: NodeFacts | null, here: Progr
   return md;
 }
 
+/** The kernel's kernel-doc markup as markdown: `%NULL` → `NULL`, `@p` → `p`, double backquotes → single. */
+function kernelDocText(text: string): string {
+  return docText(text)
+    .replace(/%(\w+)/g, '`$1`')
+    .replace(/(^|[\s(])@(\w+)/g, '$1`$2`')
+    .replace(/``([^`]+)``/g, '`$1`');
+}
+
 function kfuncMarkdown(k: KfuncDoc, node: NodeFacts, here: Program | null): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   md.appendCodeblock(`extern ${k.signature} __ksym;`, 'c');
+  const prose = kfuncProse(k.name);
+  if (prose) {
+    md.appendMarkdown(`${kernelDocText(prose.summary)}\n\n`);
+    if (prose.description) md.appendMarkdown(`${kernelDocText(prose.description)}\n\n`);
+    for (const p of prose.params) md.appendMarkdown(`- \`${p.name}\`: ${kernelDocText(p.doc)}\n`);
+    if (prose.params.length > 0) md.appendMarkdown('\n');
+    if (prose.returns) md.appendMarkdown(`**Returns** ${kernelDocText(prose.returns)}\n\n`);
+  }
   md.appendMarkdown(
-    `A kfunc of ${node.facts.release} (tagged \`bpf_kfunc\` in its BTF). Declare it as above to call it.\n\n---\n\n` +
-      `${kernelLine(k.name, node, here)}\n\n_Which types may call it: the node's verifier, asked once per type._`,
+    `---\n\n${kernelLine(k.name, node, here)}\n\n` +
+      `_A kfunc of ${node.facts.release} (tagged \`bpf_kfunc\` in its BTF; declare it as above to call it). ` +
+      (prose
+        ? `Description: the kernel-doc of ${prose.file} in ${KFUNC_DOCS_SOURCE}.`
+        : `${KFUNC_DOCS_SOURCE} has no kernel-doc for it.`) +
+      ` Which types may call it: the node's verifier, asked once per type._`,
   );
   return md;
 }

@@ -2,7 +2,8 @@
 // the checks before the verifier flag a helper its program type may not call (on the call) and
 // a misspelled section (with a quick fix that corrects it); a hover and a completion on
 // bpf_map_lookup_elem give its signature and the kernel headers' description, and say that this
-// XDP program may call it on the node's kernel; a kfunc the program's type may not call is
+// XDP program may call it on the node's kernel; a hover on a kfunc gives the kernel's own
+// kernel-doc and the node verifier's verdict; a kfunc the program's type may not call is
 // flagged at the call, and a kfunc's hover and completion say which types may call it, as the
 // node's verifier answered (kernel/kfuncs). And a benchmark that prints figures: a keystroke
 // in a 1,000-line file to the checks' diagnostics, against the checks alone, interleaved.
@@ -58,7 +59,7 @@ suite('Editing help', () => {
     assert.equal(diags.length, 2, 'nothing else');
   });
 
-  test('hover and completion on bpf_map_lookup_elem: signature, description, and the node kernel', async () => {
+  test('hover and completion on bpf_map_lookup_elem: signature, description, and the node kernel; hover on a documented kfunc', async () => {
     const line = lineOf(SOURCE, 'bpf_map_lookup_elem');
     const col = doc.lineAt(line).text.indexOf('bpf_map_lookup_elem');
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
@@ -83,6 +84,21 @@ suite('Editing help', () => {
     assert.match(typeof docs === 'string' ? docs : (docs?.value ?? ''), /Perform a lookup/);
     const skb = list.items.find((i) => i.label === 'bpf_skb_load_bytes');
     assert.match(skb?.detail ?? '', /not in xdp programs/, 'what this program may not call is marked');
+
+    // A kfunc the pinned kernel source documents: its kernel-doc, and tp_btf may call it.
+    const taskLine = lineOf(SOURCE, 'bpf_task_acquire(bpf_get');
+    const taskCol = doc.lineAt(taskLine).text.indexOf('bpf_task_acquire');
+    const task = hoverText(
+      await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        uri,
+        new vscode.Position(taskLine, taskCol + 3),
+      ),
+    );
+    assert.match(task, /Acquire a reference to a task\./);
+    assert.match(task, /- `p`: The task on which a reference is being acquired\./);
+    assert.match(task, /✓ on_switch \(tracing\) may call it\. .*tracing \(tp_btf\)/s);
+    assert.match(task, /the kernel-doc of kernel\/bpf\/helpers\.c in Linux 6\.12/);
   });
 
   test('the quick fix corrects the section and the finding goes', async () => {
@@ -171,6 +187,7 @@ suite('Editing help: kfuncs', () => {
       ),
     );
     assert.match(skbHover, /✗ \*\*xdp_dynptrs \(xdp\) may not call it\.\*\*.*sched_cls/s);
+    assert.match(hover, /Linux 6\.12\.\d+ \(Debian linux-source-6\.12 [^)]+\) has no kernel-doc for it/);
 
     const list = await vscode.commands.executeCommand<vscode.CompletionList>(
       'vscode.executeCompletionItemProvider',
