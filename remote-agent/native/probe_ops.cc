@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,16 +29,38 @@
 
 namespace dfs {
 
+namespace {
+
+// The program type named by argument `value` (libbpf's name), or nullopt after throwing.
+std::optional<bpf_prog_type> ProgTypeArg(Napi::Env env, Napi::Value value, const char *what) {
+  const auto name = StringArg(env, value, what);
+  if (!name) return std::nullopt;
+  const auto type = ProgTypeByName(*name);
+  if (!type) ThrowRangeError(env, "unknown program type '" + *name + "'");
+  return type;
+}
+
+// Argument `value` as an array of at most `most` elements, or nullopt after throwing.
+std::optional<Napi::Array> ArrayArg(Napi::Env env, Napi::Value value, const char *what, uint32_t most) {
+  if (!value.IsArray()) {
+    ThrowTypeError(env, std::string(what) + " must be an array");
+    return std::nullopt;
+  }
+  const auto array = value.As<Napi::Array>();
+  if (array.Length() > most) {
+    ThrowRangeError(env, "at most " + std::to_string(most) + " " + what);
+    return std::nullopt;
+  }
+  return array;
+}
+
+}  // namespace
+
 // libbpf_probe_bpf_prog_type: 1 this kernel loads programs of the type, 0 it does not, <0 -errno.
 Napi::Value ProbeProgType(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
-  const auto name = StringArg(env, info[0], "type");
-  if (!name) return {};
-  const auto type = ProgTypeByName(*name);
-  if (!type) {
-    ThrowRangeError(env, "unknown program type '" + *name + "'");
-    return {};
-  }
+  const auto type = ProgTypeArg(env, info[0], "type");
+  if (!type) return {};
   LibbpfMessageScope messages;
   return Napi::Number::New(env, libbpf_probe_bpf_prog_type(*type, nullptr));
 }
@@ -65,28 +88,16 @@ constexpr int64_t kMaxHelperId = 4096;
 // Every probe loads a two-instruction program (call, exit) that is never attached.
 Napi::Value ProbeHelpers(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
-  const auto name = StringArg(env, info[0], "progType");
-  if (!name) return {};
-  const auto type = ProgTypeByName(*name);
-  if (!type) {
-    ThrowRangeError(env, "unknown program type '" + *name + "'");
-    return {};
-  }
-  if (!info[1].IsArray()) {
-    ThrowTypeError(env, "helperIds must be an array");
-    return {};
-  }
-  const auto ids = info[1].As<Napi::Array>();
-  if (ids.Length() > kMaxHelperId) {
-    ThrowRangeError(env, "at most " + std::to_string(kMaxHelperId) + " helperIds");
-    return {};
-  }
+  const auto type = ProgTypeArg(env, info[0], "progType");
+  if (!type) return {};
+  const auto ids = ArrayArg(env, info[1], "helperIds", kMaxHelperId);
+  if (!ids) return {};
   // Every id is checked before the first probe, so a bad one costs no kernel work.
   std::vector<int64_t> wanted;
-  wanted.reserve(ids.Length());
-  for (uint32_t i = 0; i < ids.Length(); i++) {
+  wanted.reserve(ids->Length());
+  for (uint32_t i = 0; i < ids->Length(); i++) {
     const std::string what = "helperIds[" + std::to_string(i) + "]";
-    const auto id = IntegerArg(env, ids.Get(i), what.c_str(), 1, kMaxHelperId);
+    const auto id = IntegerArg(env, ids->Get(i), what.c_str(), 1, kMaxHelperId);
     if (!id) return {};
     wanted.push_back(*id);
   }
@@ -193,27 +204,15 @@ enum KfuncVerdict : int { kRefused = 0, kAllowed = 1, kNotInBtf = -1, kNoVerdict
 // load's last log line). Every name is checked before the first load.
 Napi::Value ProbeKfuncs(const Napi::CallbackInfo &info) {
   const Napi::Env env = info.Env();
-  const auto typeName = StringArg(env, info[0], "progType");
-  if (!typeName) return {};
-  const auto type = ProgTypeByName(*typeName);
-  if (!type) {
-    ThrowRangeError(env, "unknown program type '" + *typeName + "'");
-    return {};
-  }
-  if (!info[1].IsArray()) {
-    ThrowTypeError(env, "names must be an array");
-    return {};
-  }
-  const auto list = info[1].As<Napi::Array>();
-  if (list.Length() > kMaxKfuncs) {
-    ThrowRangeError(env, "at most " + std::to_string(kMaxKfuncs) + " names");
-    return {};
-  }
+  const auto type = ProgTypeArg(env, info[0], "progType");
+  if (!type) return {};
+  const auto list = ArrayArg(env, info[1], "names", kMaxKfuncs);
+  if (!list) return {};
   std::vector<std::string> names;
-  names.reserve(list.Length());
-  for (uint32_t i = 0; i < list.Length(); i++) {
+  names.reserve(list->Length());
+  for (uint32_t i = 0; i < list->Length(); i++) {
     const std::string what = "names[" + std::to_string(i) + "]";
-    auto name = StringArg(env, list.Get(i), what.c_str());
+    auto name = StringArg(env, list->Get(i), what.c_str());
     if (!name) return {};
     if (name->empty() || name->size() > kMaxKfuncName || name->find('\0') != std::string::npos) {
       ThrowRangeError(env, what + " must be a name of 1.." + std::to_string(kMaxKfuncName) + " bytes");

@@ -67,6 +67,13 @@ function probeFailure(progType: string, results: number[]): string | undefined {
   return `libbpf's helper probe for ${progType} programs failed (errno ${-failed})`;
 }
 
+/** One log line for the loads a request made, when it made any. */
+function logProbes(log: AgentLog, what: string, loads: number, types: number, started: number, opId: number): void {
+  if (loads === 0) return;
+  const ms = (performance.now() - started).toFixed(1);
+  log.info('kernel', `${what} probes: ${loads} loads for ${types} program types in ${ms} ms`, opId);
+}
+
 export class HelperProbes {
   private readonly answers = new Map<string, TypeAnswer>();
 
@@ -84,14 +91,7 @@ export class HelperProbes {
       if ('error' in answer) return { progType, error: answer.error };
       return { progType, allowed: answer.allowed.filter((id) => id <= p.maxHelperId) };
     });
-    if (probes > 0) {
-      const ms = (performance.now() - started).toFixed(1);
-      this.log.info(
-        'kernel',
-        `helper probes: ${probes} loads for ${p.progTypes.length} program types in ${ms} ms`,
-        opId,
-      );
-    }
+    logProbes(this.log, 'helper', probes, p.progTypes.length, started, opId);
     return { release: release(), types };
   }
 
@@ -209,14 +209,7 @@ export class KfuncProbes {
         ...(unjudged.length > 0 ? { unjudged } : {}),
       };
     });
-    if (probes > 0) {
-      const ms = (performance.now() - started).toFixed(1);
-      this.log.info(
-        'kernel',
-        `kfunc probes: ${probes} loads for ${p.progTypes.length} program types in ${ms} ms`,
-        opId,
-      );
-    }
+    logProbes(this.log, 'kfunc', probes, p.progTypes.length, started, opId);
     return { release: release(), types, missing: p.names.filter((n) => missing.has(n)) };
   }
 

@@ -217,11 +217,8 @@ export function parseKernelBtf(params: unknown): KernelBtfParams {
   return { digestOnly: p.digestOnly };
 }
 
-export function parseKernelHelpers(params: unknown): KernelHelpersParams {
-  const m = KernelHelpersRequest.method;
-  const p = asObject(params, m);
-  onlyKnown(p, m, ['progTypes', 'maxHelperId']);
-  const { progTypes: most, maxHelperId: maxId } = KERNEL_HELPERS_LIMITS;
+/** `p.progTypes`: at most `most` libbpf program type names (kernel/helpers, kernel/kfuncs). */
+function progTypeNames(p: Fields, m: string, most: number): string[] {
   const types = p.progTypes;
   if (!Array.isArray(types) || types.length > most) {
     throw bad(`${m}: progTypes must be an array of at most ${most} program type names`);
@@ -231,9 +228,18 @@ export function parseKernelHelpers(params: unknown): KernelHelpersParams {
       throw bad(`${m}: progTypes[${i}] must be a program type name of 1..64 characters`);
     }
   });
+  return types as string[];
+}
+
+export function parseKernelHelpers(params: unknown): KernelHelpersParams {
+  const m = KernelHelpersRequest.method;
+  const p = asObject(params, m);
+  onlyKnown(p, m, ['progTypes', 'maxHelperId']);
+  const { progTypes: most, maxHelperId: maxId } = KERNEL_HELPERS_LIMITS;
+  const types = progTypeNames(p, m, most);
   const maxHelperId = optInteger(p, 'maxHelperId', m, { min: 1, max: maxId });
   if (maxHelperId === undefined) throw bad(`${m}: maxHelperId is required (an integer in 1..${maxId})`);
-  return { progTypes: types as string[], maxHelperId };
+  return { progTypes: types, maxHelperId };
 }
 
 export function parseKernelKfuncs(params: unknown): KernelKfuncsParams {
@@ -241,15 +247,7 @@ export function parseKernelKfuncs(params: unknown): KernelKfuncsParams {
   const p = asObject(params, m);
   onlyKnown(p, m, ['progTypes', 'names']);
   const { progTypes: most, names: mostNames, nameBytes } = KERNEL_KFUNCS_LIMITS;
-  const types = p.progTypes;
-  if (!Array.isArray(types) || types.length > most) {
-    throw bad(`${m}: progTypes must be an array of at most ${most} program type names`);
-  }
-  types.forEach((t, i) => {
-    if (typeof t !== 'string' || t.length === 0 || t.length > 64) {
-      throw bad(`${m}: progTypes[${i}] must be a program type name of 1..64 characters`);
-    }
-  });
+  const types = progTypeNames(p, m, most);
   const names = p.names;
   if (!Array.isArray(names) || names.length > mostNames) {
     throw bad(`${m}: names must be an array of at most ${mostNames} kfunc names`);
@@ -259,7 +257,7 @@ export function parseKernelKfuncs(params: unknown): KernelKfuncsParams {
       throw bad(`${m}: names[${i}] must be a C identifier of at most ${nameBytes} characters`);
     }
   });
-  return { progTypes: types as string[], names: names as string[] };
+  return { progTypes: types, names: names as string[] };
 }
 
 /** `p[key]` as an array of at most KERNEL_TARGETS_LIMITS.entries, or undefined when absent. */

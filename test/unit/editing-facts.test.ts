@@ -5,26 +5,19 @@
 // the session: it models an older agent's answers only (kernel/btf from this machine's real BTF
 // in a prepared cache entry, "method not found" for the newer requests), and the cache lives in
 // a temporary XDG_CACHE_HOME.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KernelBtfRequest, type KernelBtfResult, type RequestSpec } from '../../protocol/src';
 import { vmlinuxCacheDir } from '../../core/src/build/vmlinux';
 import { DfsError } from '../../core/src/errors';
 import { checkText, loadNodeFacts } from '../../core/src/editing/facts';
+import { tempCacheHome } from '../support/cacheHome';
 import { repoRoot } from '../support/repo';
 
-const cache = mkdtempSync(join(tmpdir(), 'dfs-editing-facts-'));
-const saved = process.env.XDG_CACHE_HOME;
-before(() => (process.env.XDG_CACHE_HOME = cache));
-after(() => {
-  if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-  else process.env.XDG_CACHE_HOME = saved;
-  rmSync(cache, { recursive: true, force: true });
-});
+tempCacheHome('dfs-editing-facts-');
 
 const CORPUS = join(repoRoot(), 'test/fixtures/bpf/check');
 

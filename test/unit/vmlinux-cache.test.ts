@@ -3,11 +3,10 @@
 // for that release and digest is missing, and it checks the BTF against the agent's digest;
 // the agent validates `kernel/btf` params by name. A fake requester stands in for the session
 // (it models only the request/answer pairs), and the cache lives in a temporary XDG_CACHE_HOME.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -20,15 +19,9 @@ import {
 import { nodeKernelHeaders, vmlinuxCacheDir } from '../../core/src/build/vmlinux';
 import { DfsError } from '../../core/src/errors';
 import { parseKernelBtf } from '../../remote-agent/src/params';
+import { tempCacheHome } from '../support/cacheHome';
 
-const cache = mkdtempSync(join(tmpdir(), 'dfs-vmlinux-cache-'));
-const saved = process.env.XDG_CACHE_HOME;
-before(() => (process.env.XDG_CACHE_HOME = cache));
-after(() => {
-  if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-  else process.env.XDG_CACHE_HOME = saved;
-  rmSync(cache, { recursive: true, force: true });
-});
+const cache = tempCacheHome('dfs-vmlinux-cache-');
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

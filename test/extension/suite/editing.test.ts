@@ -28,20 +28,27 @@ const hoverText = (h: vscode.Hover[]): string =>
     .map((c) => (typeof c === 'string' ? c : c.value))
     .join('\n');
 
+/** Connected, `text` written to editing/`name` in the workspace and shown in an editor. */
+async function openSource(name: string, text: string): Promise<vscode.TextDocument> {
+  const { ctx } = await api();
+  await ctx.ensureConnected();
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder);
+  mkdirSync(vscode.Uri.joinPath(folder.uri, 'editing').fsPath, { recursive: true });
+  const uri = vscode.Uri.joinPath(folder.uri, 'editing', name);
+  writeFileSync(uri.fsPath, text);
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  return doc;
+}
+
 suite('Editing help', () => {
   let uri: vscode.Uri;
   let doc: vscode.TextDocument;
 
   suiteSetup(async () => {
-    const { ctx } = await api();
-    await ctx.ensureConnected();
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    assert.ok(folder);
-    mkdirSync(vscode.Uri.joinPath(folder.uri, 'editing').fsPath, { recursive: true });
-    uri = vscode.Uri.joinPath(folder.uri, 'editing', 'help.bpf.c');
-    writeFileSync(uri.fsPath, SOURCE);
-    doc = await vscode.workspace.openTextDocument(uri);
-    await vscode.window.showTextDocument(doc);
+    doc = await openSource('help.bpf.c', SOURCE);
+    uri = doc.uri;
   });
   suiteTeardown(() => removeSource(uri));
 
@@ -149,14 +156,7 @@ suite('Editing help: kfuncs', () => {
   let uri: vscode.Uri;
 
   suiteSetup(async () => {
-    const { ctx } = await api();
-    await ctx.ensureConnected();
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    assert.ok(folder);
-    mkdirSync(vscode.Uri.joinPath(folder.uri, 'editing').fsPath, { recursive: true });
-    uri = vscode.Uri.joinPath(folder.uri, 'editing', 'kfuncs.bpf.c');
-    writeFileSync(uri.fsPath, KFUNC_SOURCE);
-    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    uri = (await openSource('kfuncs.bpf.c', KFUNC_SOURCE)).uri;
   });
   suiteTeardown(() => removeSource(uri));
 
